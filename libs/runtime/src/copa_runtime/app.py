@@ -1,0 +1,214 @@
+"""The app factory every service uses: health, readiness, metrics, problems, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from copa_runtime import metrics
+from copa_runtime.consumer import BatchConsumer
+from copa_runtime.db import Database
+from copa_runtime.logging import correlation_id
+from copa_runtime.outbox import OutboxRelay, backlog
+from copa_runtime.problems import install_problem_handlers
+from copa_runtime.service import ServiceDefinition
+from copa_runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ProcessRole(StrEnum):
+    """The same image runs as the HTTP tier, the worker tier, or both (embedded default)."""
+
+    API = "api"
+    WORKER = "worker"
+    ALL = "all"
+
+
+@dataclass
+class Runtime:
+    """What one service process holds while it runs."""
+
+    definition: ServiceDefinition
+    settings: Settings
+    db: Database
+    relay: OutboxRelay | None = None
+    consumers: list[BatchConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start_workers(self) -> None:
+        self.relay = OutboxRelay(
+            self.db,
+            self.settings.kafka_bootstrap_servers,
+            topics=self.definition.produces,
+            service=self.definition.name,
+            batch_size=self.settings.relay_batch_size,
+            idle_poll_s=self.settings.relay_idle_poll_s,
+        )
+        self.tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        for subscription in self.definition.subscriptions:
+            consumer = BatchConsumer(
+                subscription,
+                self.db,
+                self.settings.kafka_bootstrap_servers,
+                service=self.definition.name,
+                fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
+                max_records=self.settings.consumer_max_records,
+                session_timeout_ms=self.settings.consumer_session_timeout_ms,
+                max_attempts=self.settings.consumer_max_attempts,
+            )
+            self.consumers.append(consumer)
+            self.tasks.append(asyncio.create_task(consumer.run(), name=consumer.group_id))
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.db.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commits if the handler returns, rolls back if it raises."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.db.unit_of_work() as session:
+        yield session
+
+
+SessionDep = Depends(get_session)
+
+
+async def _broker_reachable(bootstrap_servers: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=3000)
+    await admin.start()
+    try:
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+def create_app(
+    definition: ServiceDefinition,
+    settings: Settings,
+    *,
+    role: ProcessRole = ProcessRole.ALL,
+) -> FastAPI:
+    """Build one service's ASGI app; its lifespan owns the database and the workers."""
+    if not settings.jwt_secret:
+        raise RuntimeError("COPA_JWT_SECRET is not set: the service cannot check tokens")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(
+            definition,
+            settings,
+            Database(
+                settings.sqlalchemy_url, service=definition.name, pool_size=settings.db_pool_size
+            ),
+        )
+        app.state.runtime = runtime
+        if role in (ProcessRole.WORKER, ProcessRole.ALL):
+            await runtime.start_workers()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    description = definition.summary
+    if definition.missing:
+        description += "\n\n**Not built yet:**\n" + "\n".join(f"- {m}" for m in definition.missing)
+    app = FastAPI(
+        title=definition.title, description=description, version="0.1.0", lifespan=lifespan
+    )
+    app.state.settings = settings
+    app.state.definition = definition
+    install_problem_handlers(app)
+    _install_observability(app, definition.name)
+    _install_health(app, definition, settings)
+    if role in (ProcessRole.API, ProcessRole.ALL):
+        for router in definition.routers:
+            app.include_router(router)
+    return app
+
+
+def _install_observability(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def correlate_and_measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cid = request.headers.get("x-correlation-id") or uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            correlation_id.reset(token)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.HTTP_REQUESTS.labels(service, request.method, path, str(response.status_code)).inc()
+        metrics.HTTP_SECONDS.labels(service, request.method, path).observe(
+            time.perf_counter() - started
+        )
+        response.headers["X-Correlation-ID"] = cid
+        return response
+
+
+def _install_health(app: FastAPI, definition: ServiceDefinition, settings: Settings) -> None:
+    @app.get("/livez", tags=["health"], summary="The process is alive")
+    async def livez() -> dict[str, str]:
+        return {"status": "alive", "service": definition.name}
+
+    @app.get("/readyz", tags=["health"], summary="The database and the broker answer")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {}
+        ready = True
+        try:
+            await asyncio.wait_for(runtime.db.ping(), 3)
+            checks["database"] = "ok"
+            pending = await asyncio.wait_for(backlog(runtime.db), 3)
+            checks["outbox_backlog"] = pending
+            metrics.OUTBOX_BACKLOG.labels(definition.name).set(pending)
+        except Exception as exc:
+            ready = False
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(_broker_reachable(settings.kafka_bootstrap_servers), 4)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            ready = False
+            checks["broker"] = f"unavailable: {type(exc).__name__}"
+        checks["consumers"] = {c.group_id: c.ready.is_set() for c in runtime.consumers}
+        body = {
+            "status": "ready" if ready else "not ready",
+            "service": definition.name,
+            "checks": checks,
+            "missing": list(definition.missing),
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", tags=["health"], summary="What this service is and what it lacks")
+    async def about() -> dict[str, Any]:
+        return {
+            "service": definition.name,
+            "title": definition.title,
+            "summary": definition.summary,
+            "missing": list(definition.missing),
+            "docs": "/docs",
+        }

@@ -1,0 +1,230 @@
+"""The transactional outbox: events are written with the change, then relayed to Kafka.
+
+A service never produces to Kafka directly. It calls :func:`add_event` inside its unit of
+work; the row commits or rolls back with the change, so no event is published for a
+rolled-back change and none is lost while Kafka is down (ARCHITECTURE.md, "The bus").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Row, insert, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from copa_contracts.envelope import Envelope, Event
+from copa_contracts.topic import Topic
+from copa_runtime import metrics
+from copa_runtime.db import Database
+from copa_runtime.errors import is_infrastructure_failure
+from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
+from copa_runtime.logging import correlation_id
+from copa_runtime.tables import OUTBOX_NOTIFY_CHANNEL, outbox
+
+log = logging.getLogger(__name__)
+
+PRODUCER_INFO_KEY = "copa.producer"
+
+
+async def add_event(session: AsyncSession, topic: Topic, event: Event, *, key: str) -> Envelope:
+    """Record ``event`` for publication on ``topic`` when (and only if) the session commits."""
+    return (await add_events(session, topic, [(event, key)]))[0]
+
+
+async def add_events(
+    session: AsyncSession, topic: Topic, events: Iterable[tuple[Event, str]]
+) -> list[Envelope]:
+    """Many events in one statement (a burst of reads costs one insert, not thousands)."""
+    producer = session.info.get(PRODUCER_INFO_KEY, "unknown")
+    cid = correlation_id.get()
+    envelopes = []
+    rows = []
+    for event, key in events:
+        topic.event_class(event.event_type, event.event_version)  # refuse a foreign event
+        envelope = Envelope.wrap(event, producer=producer, key=key, correlation_id=cid)
+        envelopes.append(envelope)
+        rows.append(
+            {
+                "event_id": envelope.event_id,
+                "topic": topic.name,
+                "key": key,
+                "event_type": envelope.type,
+                "value": envelope.to_bytes(),
+            }
+        )
+    if rows:
+        await session.execute(insert(outbox), rows)
+    return envelopes
+
+
+class TopicsVanished(ConnectionError):
+    """The broker lost topics under a running producer (an embedded broker restarted)."""
+
+
+_CLAIM = text(
+    "SELECT id, topic, key, value FROM outbox WHERE published_at IS NULL "
+    "ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+_BUMP = text("UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY(:ids)")
+
+# One relay per service database publishes; replicas stand by on this advisory lock, so the
+# order of the outbox (commit order) is the order on each partition.
+_RELAY_LOCK_KEY = 0x0C0BA_0001
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, keyed, with ``acks=all``; marks them sent.
+
+    If the broker cannot be reached the rows stay unpublished and the relay retries with
+    backoff; on recovery it re-creates topics (an embedded broker restarts empty) and goes on.
+    A row is marked only after the broker acknowledged it, so a crash can publish a row twice,
+    never lose one: consumers deduplicate on ``event_id``.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        bootstrap_servers: str,
+        *,
+        topics: Iterable[Topic],
+        service: str,
+        batch_size: int = 2000,
+        idle_poll_s: float = 0.5,
+        publish_timeout_s: float = 15.0,
+    ) -> None:
+        self.db = db
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = list(topics)
+        self.service = service
+        self.batch_size = batch_size
+        self.idle_poll_s = idle_poll_s
+        self.publish_timeout_s = publish_timeout_s
+        self._wakeup = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.published = 0
+
+    async def run(self) -> None:
+        """Publish until cancelled, surviving database and broker outages."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._lead_and_publish()
+            except asyncio.CancelledError:
+                await self._close_producer()
+                raise
+            except Exception as exc:
+                level = logging.WARNING if is_infrastructure_failure(exc) else logging.ERROR
+                log.log(
+                    level,
+                    "outbox relay interrupted; retrying",
+                    exc_info=exc,
+                    extra={"retry_in_s": backoff},
+                )
+                await self._close_producer()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = 0.1
+
+    async def _lead_and_publish(self) -> None:
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn())
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK_KEY):
+                await asyncio.sleep(1.0)  # another replica is relaying this database
+            await conn.add_listener(OUTBOX_NOTIFY_CHANNEL, self._on_notify)
+            producer = await self._ensure_producer()
+            while True:
+                if conn.is_closed():
+                    raise ConnectionError("outbox relay lost its database connection")
+                self._wakeup.clear()
+                sent = await self.publish_once(producer)
+                if sent < self.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), self.idle_poll_s)
+        finally:
+            await conn.close(timeout=2)
+
+    async def publish_once(self, producer: AIOKafkaProducer) -> int:
+        """Publish one batch of unpublished rows; return how many were published."""
+        started = time.perf_counter()
+        claimed: list[int] = []
+        try:
+            async with self.db.unit_of_work() as session:
+                rows = (await session.execute(_CLAIM, {"limit": self.batch_size})).all()
+                if not rows:
+                    return 0
+                claimed = [row.id for row in rows]
+                # Bounded: a broker that vanished (or came back without the topic) must fail
+                # the batch so the relay can reconnect and re-create topics, not hang on it.
+                await asyncio.wait_for(self._send_all(producer, rows), self.publish_timeout_s)
+                await session.execute(_MARK, {"ids": claimed})
+        except Exception:
+            if claimed:  # after the rollback released the rows' locks
+                await self._bump_attempts(claimed)
+            raise
+        self.published += len(claimed)
+        metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(claimed))
+        metrics.OUTBOX_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+        return len(claimed)
+
+    @staticmethod
+    async def _send_all(producer: AIOKafkaProducer, rows: Sequence[Row[Any]]) -> None:
+        pending = [
+            await producer.send(row.topic, value=row.value, key=row.key.encode()) for row in rows
+        ]
+        await asyncio.gather(*pending)
+        # The embedded broker acknowledges a produce to a topic it no longer has (after a
+        # restart it is empty, and the producer still holds the old metadata). So a batch
+        # counts as published only if its topics still exist once the acks are in.
+        cluster = await producer.client.fetch_all_metadata()
+        vanished = {row.topic for row in rows} - cluster.topics()
+        if vanished:
+            raise TopicsVanished(f"the broker no longer has {sorted(vanished)}")
+
+    async def _bump_attempts(self, ids: list[int]) -> None:
+        try:
+            async with self.db.unit_of_work() as session:
+                await session.execute(_BUMP, {"ids": ids})
+        except Exception:  # the count is for operators only; never mask the real failure
+            log.debug("could not count outbox attempts", exc_info=True)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            await ensure_topics(self.bootstrap_servers, topics_with_dead_letters(self.topics))
+            producer = make_producer(self.bootstrap_servers, client_id=f"{self.service}-outbox")
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _close_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await asyncio.wait_for(producer.stop(), 5)
+            except Exception:
+                log.debug("producer did not stop cleanly", exc_info=True)
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    def _dsn(self) -> str:
+        return self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def backlog(db: Database) -> int:
+    """Unpublished events waiting in the outbox (a readiness detail and a metric)."""
+    async with db.unit_of_work() as session:
+        count = await session.scalar(text("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+    return int(count or 0)

@@ -1,0 +1,48 @@
+"""What a service declares about itself; the runtime wires the rest (the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from copa_contracts.topic import Topic
+from copa_runtime.consumer import Subscription
+
+ENTRY_POINT_GROUP = "copa.services"
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """One service: its HTTP routers, what it consumes and produces, its migrations.
+
+    ``missing`` lists, in plain words, what the service does not do yet; it is shown on the
+    service's OpenAPI page and at ``/`` so that no skeleton pretends to work.
+    """
+
+    name: str
+    title: str
+    summary: str
+    migrations_dir: Path
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Sequence[Subscription] = ()
+    produces: Sequence[Topic] = ()
+    missing: Sequence[str] = field(default_factory=tuple)
+
+
+def load_service(name: str) -> ServiceDefinition:
+    """Find a service by name among the installed ``copa.services`` entry points."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in found:
+        raise LookupError(f"no service {name!r}; installed: {', '.join(sorted(found)) or 'none'}")
+    definition = found[name].load()
+    if not isinstance(definition, ServiceDefinition):
+        raise TypeError(f"entry point {name!r} is not a ServiceDefinition")
+    return definition
+
+
+def service_names() -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))

@@ -1,0 +1,1 @@
+"""copa_notifications."""

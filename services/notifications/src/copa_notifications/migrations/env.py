@@ -1,0 +1,3 @@
+from copa_runtime.migrations import run_env
+
+run_env()
