@@ -21,19 +21,21 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
-from copa_runtime.consumer import BatchConsumer
+from copa_contracts.topic import Topic
 from copa_runtime.db import Database
-from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
+from copa_runtime.kafka import ensure_topics, make_producer
 from copa_runtime.migrations import upgrade_async
 from copa_runtime.outbox import OutboxRelay, backlog
 from copa_runtime.reference.pipeline import (
@@ -42,7 +44,6 @@ from copa_runtime.reference.pipeline import (
     commit_pings,
     effect_counts,
     ping_topic,
-    subscription,
 )
 from copa_runtime.settings import asyncpg_url
 
@@ -136,81 +137,115 @@ async def raw_postgres(db: Database, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def workers(
-    db: Database, bootstrap: str, topic_count: int = 6
-) -> tuple[OutboxRelay, BatchConsumer, object]:
-    topic = ping_topic(partitions=topic_count)
-    relay = OutboxRelay(db, bootstrap, topics=[topic], service=SERVICE)
-    consumer = BatchConsumer(
-        subscription(topic), db, bootstrap, service=SERVICE, fetch_max_wait_ms=10, max_records=2000
+@contextmanager
+def consumer_process(db: Database, bootstrap: str, topic: Topic) -> Iterator[None]:
+    """The consumer runs in its own process, as it does in production (another service)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "copa_runtime.reference.consume",
+            "--database-url",
+            db.engine.url.render_as_string(hide_password=False),
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic.name,
+            "--partitions",
+            str(topic.partitions),
+            "--max-records",
+            "2000",
+        ],
+        stdout=subprocess.DEVNULL,
     )
-    return relay, consumer, topic
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def warmed_up(db: Database, topic: Topic) -> None:
+    """Send pings until the consumer applies one: the group has joined (a join takes seconds
+    and is not part of the steady pipeline), then clear the slate."""
+    async with db.unit_of_work() as session:
+        await session.execute(text("TRUNCATE effects, changes"))
+    deadline = time.monotonic() + 60
+    n = -1
+    while (await effect_counts(db))[0] == 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the consumer never applied a warm-up ping")
+        await commit_pings(db, topic, range(n, n + 1))
+        n -= 1
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)
+    async with db.unit_of_work() as session:
+        await session.execute(text("TRUNCATE effects, changes"))
 
 
 async def wait_effects(db: Database, count: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while (await effect_counts(db))[1] < count:
+    while (await effect_counts(db))[0] < count:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"only {(await effect_counts(db))[1]} of {count} effects")
+            raise TimeoutError(f"only {(await effect_counts(db))[0]} of {count} effects")
         await asyncio.sleep(0.02)
 
 
 async def pipeline_throughput(db: Database, bootstrap: str, count: int) -> float:
     """Events per second end to end, commits running concurrently with relay and consumer."""
-    relay, consumer, topic = workers(db, bootstrap)
-    await ensure_topics(bootstrap, topics_with_dead_letters([topic]))  # type: ignore[list-item]
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+    topic = ping_topic(partitions=6)
+    relay = OutboxRelay(db, bootstrap, topics=[topic], service=SERVICE)
+    relaying = asyncio.create_task(relay.run())
     try:
-        await asyncio.wait_for(consumer.ready.wait(), 30)
-        await asyncio.sleep(1.0)  # group join settles
-        started = time.perf_counter()
-        for start in range(0, count, 1000):
-            await commit_pings(db, topic, range(start, start + 1000))  # type: ignore[arg-type]
-        await wait_effects(db, count, timeout_s=600)
-        elapsed = time.perf_counter() - started
-        rows, distinct = await effect_counts(db)
-        assert rows == distinct == count, (rows, distinct)
-        assert await backlog(db) == 0
-        return count / elapsed
+        with consumer_process(db, bootstrap, topic):
+            await warmed_up(db, topic)
+            started = time.perf_counter()
+            for start in range(0, count, 1000):
+                await commit_pings(db, topic, range(start, start + 1000))
+            await wait_effects(db, count, timeout_s=600)
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(1.0)  # anything doubled would show up now
+            rows, distinct = await effect_counts(db)
+            assert rows == distinct == count, (rows, distinct)
+            assert await backlog(db) == 0
+            return count / elapsed
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
 
 
 async def pipeline_latency(db: Database, bootstrap: str, rate: int, seconds: float) -> list[float]:
     """Commit-to-effect delays (ms) at ``rate`` events/s, committed 10 at a time."""
-    relay, consumer, topic = workers(db, bootstrap)
-    await ensure_topics(bootstrap, topics_with_dead_letters([topic]))  # type: ignore[list-item]
-    async with db.unit_of_work() as session:
-        await session.execute(text("TRUNCATE effects, changes"))
+    topic = ping_topic(partitions=6)
+    relay = OutboxRelay(db, bootstrap, topics=[topic], service=SERVICE)
+    relaying = asyncio.create_task(relay.run())
     committed_at: dict[int, float] = {}
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
     try:
-        await asyncio.wait_for(consumer.ready.wait(), 30)
-        await asyncio.sleep(1.0)
-        per_commit = 10
-        interval = per_commit / rate
-        total = int(rate * seconds)
-        started = time.perf_counter()
-        for index, start in enumerate(range(0, total, per_commit)):
-            await commit_pings(db, topic, range(start, start + per_commit))  # type: ignore[arg-type]
-            now = time.time()
-            for n in range(start, start + per_commit):
-                committed_at[n] = now
-            pause = started + (index + 1) * interval - time.perf_counter()
-            if pause > 0:
-                await asyncio.sleep(pause)
-        await wait_effects(db, total, timeout_s=120)
-        async with db.unit_of_work() as session:
-            rows = (
-                await session.execute(text("SELECT n, extract(epoch FROM applied_at) FROM effects"))
-            ).all()
-        return [(float(at) - committed_at[n]) * 1000 for n, at in rows]
+        with consumer_process(db, bootstrap, topic):
+            await warmed_up(db, topic)
+            per_commit = 10
+            interval = per_commit / rate
+            total = int(rate * seconds)
+            started = time.perf_counter()
+            for index, start in enumerate(range(0, total, per_commit)):
+                await commit_pings(db, topic, range(start, start + per_commit))
+                now = time.time()
+                for n in range(start, start + per_commit):
+                    committed_at[n] = now
+                pause = started + (index + 1) * interval - time.perf_counter()
+                if pause > 0:
+                    await asyncio.sleep(pause)
+            await wait_effects(db, total, timeout_s=120)
+            async with db.unit_of_work() as session:
+                rows = (
+                    await session.execute(
+                        text("SELECT n, extract(epoch FROM applied_at) FROM effects")
+                    )
+                ).all()
+            return [(float(at) - committed_at[n]) * 1000 for n, at in rows]
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        relaying.cancel()
+        await asyncio.gather(relaying, return_exceptions=True)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -20,10 +20,12 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
 from copa.cli import main
-from copa.embedded import free_port, port_is_free
+from copa.embedded import free_port
+from copa.embedded.ports import port_accepts
 from copa.state import ComponentRecord, CopaHome, PlatformRecord, find_repo_root
 from copa.syncrun import run_coroutine_sync
 from copa.up import SERVICES, database_name
@@ -291,12 +293,24 @@ class RunningUp:
         self._output_file.close()
 
 
-def _assert_everything_stopped(up: RunningUp) -> None:
+def _recorded_pids(up: RunningUp) -> list[int]:
+    record = PlatformRecord.read(CopaHome(up.home, None).platform_file)
+    assert record is not None
+    return [component.pid for component in record.components if component.pid]
+
+
+def _assert_everything_stopped(up: RunningUp, pids: list[int]) -> None:
+    """Nothing listens any more and every process the run recorded is gone.
+
+    "Nothing accepts connections" rather than "the port can be bound": on a busy machine
+    some unrelated client may be using the same number as its ephemeral port.
+    """
     assert not CopaHome(up.home, None).platform_file.exists()
     for name, port in up.ports.items():
-        assert port_is_free(port), f"{name} still holds port {port}:\n{up.said()}"
-    postmaster = up.home / "pgdata" / "postmaster.pid"
-    assert not postmaster.exists(), "PostgreSQL did not stop"
+        assert not port_accepts(port), f"{name} still listens on {port}:\n{up.said()}"
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not (up.home / "pgdata" / "postmaster.pid").exists(), "PostgreSQL did not stop"
 
 
 async def _database_names(port: int) -> set[str]:
@@ -338,8 +352,9 @@ def test_copa_up_supervises_the_platform_and_stops_it_on_ctrl_c(tmp_path: Path) 
         assert code == 1
         assert [item["name"] for item in report if not item["healthy"]] == ["teams"]
 
+        pids = _recorded_pids(up)
         assert up.interrupt() == 0
-        _assert_everything_stopped(up)
+        _assert_everything_stopped(up, pids)
     finally:
         up.kill()
 
@@ -355,8 +370,9 @@ def test_copa_up_cleans_up_after_a_run_that_was_killed(tmp_path: Path) -> None:
         try:
             second.wait_all_healthy(120)
             assert "left by an earlier run" in second.said()
+            pids = _recorded_pids(second)
             assert second.interrupt() == 0
-            _assert_everything_stopped(second)
+            _assert_everything_stopped(second, pids)
         finally:
             second.kill()
     finally:
@@ -405,8 +421,9 @@ def test_copa_up_brings_the_real_platform_up_and_down(tmp_path: Path) -> None:
         for name in SERVICES:
             docs = httpx.get(f"http://127.0.0.1:{up.ports[name]}/openapi.json", timeout=10)
             assert docs.status_code == 200, name
+        pids = _recorded_pids(up)
         assert up.interrupt() == 0
-        _assert_everything_stopped(up)
+        _assert_everything_stopped(up, pids)
     finally:
         up.kill()
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from copa.embedded.ports import port_accepts
+from copa.embedded.processes import process_alive
 from copa.state import ComponentRecord
 
 _DEFAULT_PORTS = {"postgres": 5432, "kafka": 9092, "smtp": 25}
@@ -49,7 +50,7 @@ def probe(component: ComponentRecord, timeout_s: float = 3.0) -> Probe:
     def result(healthy: bool, detail: str) -> Probe:
         return Probe(component.name, component.kind, component.url, healthy, detail)
 
-    if component.pid is not None and not _pid_alive(component.pid):
+    if component.pid is not None and not process_alive(component.pid):
         return result(False, f"process {component.pid} is not running")
     if component.health_url:
         return result(*_probe_http(component.health_url, timeout_s))
@@ -93,13 +94,3 @@ def _addresses(component: ComponentRecord) -> list[tuple[str, int]]:
         if host and port:
             addresses.append((host, port))
     return addresses
-
-
-def _pid_alive(pid: int) -> bool:
-    """Alive and not a zombie (a dead child its parent has not reaped yet)."""
-    import psutil
-
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False

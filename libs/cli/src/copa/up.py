@@ -30,7 +30,13 @@ from copa.dbadmin import asyncpg_url, create_database, database_url, redact
 from copa.embedded.kafka import BrokerError, EmbeddedKafka
 from copa.embedded.ports import LOOPBACK, PortInUseError, port_is_free
 from copa.embedded.postgres import EmbeddedPostgres, PostgresError
-from copa.embedded.processes import log_tail, rotate_log, terminate_groups
+from copa.embedded.processes import (
+    log_tail,
+    process_alive,
+    rotate_log,
+    terminate_groups,
+    wait_gone,
+)
 from copa.embedded.smtp import SmtpSink
 from copa.state import ComponentRecord, CopaHome, PlatformRecord
 from copa.syncrun import run_coroutine_sync
@@ -115,7 +121,7 @@ def _process_started_at(pid: int) -> float | None:
 
 def _same_process(pid: int | None, started_at: float | None) -> bool:
     """Whether ``pid`` still is the live process we recorded (pids get reused)."""
-    if pid is None or not _alive(pid):
+    if pid is None or not process_alive(pid):
         return False
     now = _process_started_at(pid)
     if now is None:
@@ -558,23 +564,10 @@ def _terminate_leftovers(pids: list[int], timeout_s: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
-    remaining = list(pids)
-    while remaining and time.monotonic() < deadline:
-        remaining = [pid for pid in remaining if _alive(pid)]
-        if remaining:
-            time.sleep(0.1)
+    remaining = [pid for pid in pids if not wait_gone(pid, max(0.0, deadline - time.monotonic()))]
     for pid in remaining:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-
-
-def _alive(pid: int) -> bool:
-    import psutil
-
-    try:
-        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
-    except psutil.NoSuchProcess:
-        return False
 
 
 def _shorten(path: str) -> str:

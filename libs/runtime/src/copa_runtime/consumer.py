@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_contracts.dead_letter import DeadLetter
@@ -31,11 +30,22 @@ from copa_runtime.db import Database
 from copa_runtime.errors import PermanentError, is_infrastructure_failure
 from copa_runtime.kafka import ensure_topics, make_consumer, make_producer, topics_with_dead_letters
 from copa_runtime.logging import correlation_id
-from copa_runtime.tables import processed_events
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
+"""Applies one event inside the batch's transaction."""
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, Envelope]]], Awaitable[None]]
+"""Applies a run of consecutive events of one type at once (a burst of reads in one
+statement); runs are cut wherever another type intervenes, so the stream's order holds."""
+
+# Tracking rows for a whole batch in one short statement (arrays, not thousands of binds);
+# RETURNING gives the ids seen for the first time, the only ones whose effects are applied.
+_TRACK = text(
+    "INSERT INTO processed_events (consumer, event_id, topic) "
+    "SELECT :consumer, e.id, e.topic FROM unnest(CAST(:ids AS uuid[]), CAST(:topics AS text[])) "
+    "AS e(id, topic) ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Subscription:
     name: str
     topics: Sequence[Topic]
     handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    batch_handlers: Mapping[type[Event], BatchHandler] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +99,11 @@ class BatchConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
         self.ready = asyncio.Event()
+
+    @property
+    def assigned(self) -> bool:
+        """True once the group gave this member partitions (it joined and can consume)."""
+        return self._consumer is not None and bool(self._consumer.assignment())
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -217,26 +233,32 @@ class BatchConsumer:
         """One transaction: tracking rows for every event, effects for the new ones only."""
         outcome = {"applied": 0, "duplicate": 0, "ignored": 0}
         async with self.db.unit_of_work() as session:
-            rows = [
+            inserted = await session.execute(
+                _TRACK,
                 {
                     "consumer": self.group_id,
-                    "event_id": item.envelope.event_id,
-                    "topic": item.record.topic,
-                }
-                for item in items
-            ]
-            inserted = await session.execute(
-                pg_insert(processed_events)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(processed_events.c.event_id)
+                    "ids": [item.envelope.event_id for item in items],
+                    "topics": [item.record.topic for item in items],
+                },
             )
             fresh = set(inserted.scalars())
+            run: list[tuple[Event, Envelope]] = []
+            run_handler: BatchHandler | None = None
             for item in items:
                 if item.envelope.event_id not in fresh:
                     outcome["duplicate"] += 1
                     continue
                 fresh.discard(item.envelope.event_id)  # the same event twice in one batch
+                batch_handler = self.subscription.batch_handlers.get(type(item.event))
+                if run and batch_handler is not run_handler:
+                    await self._call_batch(session, run_handler, run)  # keep the stream's order
+                    run = []
+                if batch_handler is not None:
+                    run_handler = batch_handler
+                    run.append((item.event, item.envelope))
+                    outcome["applied"] += 1
+                    continue
+                run_handler = None
                 handler = self.subscription.handlers.get(type(item.event))
                 if handler is None:
                     outcome["ignored"] += 1
@@ -247,9 +269,20 @@ class BatchConsumer:
                 finally:
                     correlation_id.reset(token)
                 outcome["applied"] += 1
+            if run:
+                await self._call_batch(session, run_handler, run)
         for name, count in outcome.items():
             if count:
                 metrics.CONSUMED.labels(self.service, self.subscription.name, name).inc(count)
+
+    @staticmethod
+    async def _call_batch(
+        session: AsyncSession,
+        handler: BatchHandler | None,
+        run: list[tuple[Event, Envelope]],
+    ) -> None:
+        assert handler is not None
+        await handler(session, run)
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
@@ -293,4 +326,10 @@ async def processed_count(db: Database, consumer: str) -> int:
     return int(value or 0)
 
 
-__all__ = ["BatchConsumer", "Handler", "Subscription", "TopicPartition", "processed_count"]
+__all__ = [
+    "BatchConsumer",
+    "BatchHandler",
+    "Handler",
+    "Subscription",
+    "processed_count",
+]

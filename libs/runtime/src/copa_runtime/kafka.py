@@ -28,7 +28,7 @@ def _refuse_topic_auto_creation() -> None:
     """
     request = aiokafka.client.MetadataRequest
     if not isinstance(request, functools.partial):
-        aiokafka.client.MetadataRequest = functools.partial(  # type: ignore[misc]
+        aiokafka.client.MetadataRequest = functools.partial(
             request, allow_auto_topic_creation=False
         )
 

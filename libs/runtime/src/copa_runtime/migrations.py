@@ -20,27 +20,15 @@ from copa_runtime.tables import CREATE_NOTIFY_TRIGGER, DROP_NOTIFY_TRIGGER, runt
 
 def create_runtime_tables() -> None:
     """Call from a service's first migration's ``upgrade()``."""
-    bind = op.get_bind()
-    runtime_metadata.create_all(bind)
-    for statement in _statements(CREATE_NOTIFY_TRIGGER):
+    runtime_metadata.create_all(op.get_bind())
+    for statement in CREATE_NOTIFY_TRIGGER:
         op.execute(statement)
 
 
 def drop_runtime_tables() -> None:
-    for statement in _statements(DROP_NOTIFY_TRIGGER):
+    for statement in DROP_NOTIFY_TRIGGER:
         op.execute(statement)
     runtime_metadata.drop_all(op.get_bind())
-
-
-def _statements(sql: str) -> list[str]:
-    # The function body holds semicolons; split on the statement boundaries we wrote.
-    parts, current = [], []
-    for line in sql.strip().splitlines():
-        current.append(line)
-        if line.rstrip().endswith(";") and not line.startswith("  "):
-            parts.append("\n".join(current))
-            current = []
-    return parts
 
 
 def run_env(target_metadata: MetaData | None = None) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Row, insert, text
+from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_contracts.envelope import Envelope, Event
@@ -26,7 +26,7 @@ from copa_runtime.db import Database
 from copa_runtime.errors import is_infrastructure_failure
 from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
 from copa_runtime.logging import correlation_id
-from copa_runtime.tables import OUTBOX_NOTIFY_CHANNEL, outbox
+from copa_runtime.tables import OUTBOX_NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +45,30 @@ async def add_events(
     producer = session.info.get(PRODUCER_INFO_KEY, "unknown")
     cid = correlation_id.get()
     envelopes = []
-    rows = []
     for event, key in events:
         topic.event_class(event.event_type, event.event_version)  # refuse a foreign event
-        envelope = Envelope.wrap(event, producer=producer, key=key, correlation_id=cid)
-        envelopes.append(envelope)
-        rows.append(
+        envelopes.append(Envelope.wrap(event, producer=producer, key=key, correlation_id=cid))
+    if envelopes:
+        await session.execute(
+            _INSERT,
             {
-                "event_id": envelope.event_id,
+                "ids": [e.event_id for e in envelopes],
                 "topic": topic.name,
-                "key": key,
-                "event_type": envelope.type,
-                "value": envelope.to_bytes(),
-            }
+                "keys": [e.key for e in envelopes],
+                "types": [e.type for e in envelopes],
+                "values": [e.to_bytes() for e in envelopes],
+            },
         )
-    if rows:
-        await session.execute(insert(outbox), rows)
     return envelopes
+
+
+# One short statement for any number of events (arrays, not thousands of bind parameters).
+_INSERT = text(
+    "INSERT INTO outbox (event_id, topic, key, event_type, value) "
+    "SELECT e.id, :topic, e.key, e.type, e.value FROM unnest(CAST(:ids AS uuid[]), "
+    "CAST(:keys AS text[]), CAST(:types AS text[]), CAST(:values AS bytea[])) "
+    "AS e(id, key, type, value)"
+)
 
 
 class TopicsVanished(ConnectionError):

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     definition = load_service(args.service)
-    settings = Settings(COPA_SERVICE=definition.name)  # type: ignore[call-arg]
+    settings = Settings(COPA_SERVICE=definition.name)
     configure_logging(definition.name, settings.log_level)
     if not args.no_migrate:
         logging.getLogger(__name__).info("migrating database")

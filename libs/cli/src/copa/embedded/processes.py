@@ -67,6 +67,31 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
+def process_alive(pid: int) -> bool:
+    """Alive and not a zombie.
+
+    A zombie has exited; it only waits for its parent to reap it, and for processes that
+    are not our children (an earlier run's, a daemonised postmaster) that parent may be a
+    container's init that never does.
+    """
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_gone(pid: int, timeout_s: float) -> bool:
+    """Poll until ``pid`` is gone (or a zombie); False if it still runs after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def log_tail(path: Path, lines: int = 40) -> str:
     """The last ``lines`` lines of a log file, or a note that there is none yet."""
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import signal
 import sys
 
 from copa_runtime.consumer import BatchConsumer, Subscription
@@ -16,15 +18,16 @@ from copa_runtime.reference.pipeline import SERVICE, ping_topic, subscription
 
 
 def announcing(sub: Subscription) -> Subscription:
+    """The same subscription, printing ``applying`` when a batch handler starts."""
     handlers = {}
-    for event_type, handler in sub.handlers.items():
+    for event_type, handler in sub.batch_handlers.items():
 
-        async def first_announces(session, event, envelope, _handler=handler):  # type: ignore[no-untyped-def]
+        async def announce_then_apply(session, events, _handler=handler):  # type: ignore[no-untyped-def]
             print("applying", flush=True)
-            await _handler(session, event, envelope)
+            await _handler(session, events)
 
-        handlers[event_type] = first_announces
-    return Subscription(name=sub.name, topics=sub.topics, handlers=handlers)
+        handlers[event_type] = announce_then_apply
+    return Subscription(name=sub.name, topics=sub.topics, batch_handlers=handlers)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -37,7 +40,12 @@ async def main(args: argparse.Namespace) -> None:
         service=SERVICE,
         max_records=args.max_records,
     )
-    await consumer.run()
+    # SIGTERM leaves the group cleanly (SIGKILL, which the tests use, does not).
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await consumer.run()
 
 
 if __name__ == "__main__":

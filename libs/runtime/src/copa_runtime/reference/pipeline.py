@@ -52,17 +52,23 @@ async def commit_pings(db: Database, topic: Topic, numbers: range) -> None:
 
 
 def subscription(topic: Topic, *, delay_s: float = 0.0, name: str = "effects") -> Subscription:
-    async def on_ping(session: AsyncSession, event: Ping, envelope: Envelope) -> None:
-        if event.poison:
-            raise PermanentError(f"ping {event.n} can never be applied")
+    """The consumer side: one effect row per ping, written for a whole run of pings at once."""
+
+    async def on_pings(session: AsyncSession, pings: list[tuple[Ping, Envelope]]) -> None:
+        for ping, _ in pings:
+            if ping.poison:
+                raise PermanentError(f"ping {ping.n} can never be applied")
         await session.execute(
-            text("INSERT INTO effects (event_id, n) VALUES (:e, :n)"),
-            {"e": envelope.event_id, "n": event.n},
+            text(
+                "INSERT INTO effects (event_id, n) "
+                "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:ns AS int[]))"
+            ),
+            {"ids": [e.event_id for _, e in pings], "ns": [p.n for p, _ in pings]},
         )
         if delay_s:
-            await asyncio.sleep(delay_s)
+            await asyncio.sleep(delay_s * len(pings))
 
-    return Subscription(name=name, topics=[topic], handlers={Ping: on_ping})
+    return Subscription(name=name, topics=[topic], batch_handlers={Ping: on_pings})
 
 
 async def effect_counts(db: Database) -> tuple[int, int]:
