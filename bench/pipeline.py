@@ -10,9 +10,11 @@ baseline measured in the same run on the same servers:
   first send to last message received;
 * raw PostgreSQL: inserting rows in 1,000-row statements;
 * the pipeline: changes committed in 1,000-event units of work with their outbox rows, the
-  relay publishing them, the batch consumer applying each once (tracking row + effect row),
-  first commit to last effect; and, at a steady moderate rate, the delay from each commit to
-  the consumer's effect (``applied_at`` is taken inside the consumer's transaction).
+  relay publishing them (in this process, as in the producing service), the batch consumer
+  applying each once (tracking row + effect row) in its own process, as another service
+  would; first commit to last effect; and, at a steady moderate rate, the delay from each
+  commit to the consumer's effect (``applied_at`` is taken inside the consumer's transaction,
+  just before it commits).
 """
 
 from __future__ import annotations
