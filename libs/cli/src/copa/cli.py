@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 
 from copa.state import CopaHome, CopaHomeNotFound, PlatformRecord
 
@@ -128,7 +128,56 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl-hours", type=float, default=12.0, metavar="N", help="lifetime (default: 12)"
     )
     token.set_defaults(command=_token)
+
+    timing = commands.add_parser("timing", help="timing tools that need no running services")
+    timing_commands = timing.add_subparsers(
+        title="timing commands", required=True, metavar="COMMAND"
+    )
+    parse = timing_commands.add_parser(
+        "parse",
+        help="parse a timing device's output to JSON lines (bad lines to stderr)",
+        description="Prints one JSON object per read (or per .lif athlete line); bad lines "
+        "go to stderr with their line number and reason. Exit code: 0 all lines good, "
+        "1 some line bad, 2 usage error.",
+    )
+    parse.add_argument(
+        "--format",
+        required=True,
+        metavar="FORMAT",
+        help="ipico, chronotrack, raceresult, ultra, mylaps-p3, lif or csv",
+    )
+    parse.add_argument(
+        "--tz",
+        default="Asia/Almaty",
+        metavar="ZONE",
+        help="time zone of zone-less times (default: Asia/Almaty)",
+    )
+    parse.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="race day, for formats that carry only a time of day",
+    )
+    parse.add_argument(
+        "--device", default=None, metavar="DEVICE_ID", help="device id to stamp on every read"
+    )
+    parse.add_argument("file", help="file to parse, or - for standard input")
+    parse.set_defaults(command=_timing_parse)
     return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _timing_parse(args: argparse.Namespace) -> int:
+    from copa_timing_ingest.formats import run_parse_cli
+
+    return run_parse_cli(args.format, args.file, args.tz, day=args.date, device=args.device)
 
 
 def _port(text: str) -> int:

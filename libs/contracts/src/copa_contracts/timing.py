@@ -42,17 +42,26 @@ CHIP_READ_NAMESPACE = uuid.UUID("6f1d6a52-8f0e-4c1e-9d55-3c0f2b7a4e10")
 
 
 def chip_read_event_id(
-    device_id: str, device_sequence: int, chip: str, read_at: datetime
+    device_id: str,
+    device_sequence: int | None,
+    chip: str,
+    read_at: datetime,
+    *,
+    detail: str = "",
 ) -> uuid.UUID:
     """The envelope ``event_id`` of a read: the same read always gets the same id (RULES §6).
 
     The identity is the read as RULES §6 defines it: device, its sequence number, chip and
     instant. The sequence alone would not do: a device that is reset starts counting again.
+    A format without sequence numbers identifies a read by its whole content: pass what else
+    it carries (timing point, antenna, kind) as ``detail``.
     """
     if read_at.tzinfo is None:
         raise ValueError("read_at must be timezone-aware (RULES §1)")
     instant = read_at.astimezone(UTC).isoformat(timespec="microseconds")
-    return uuid.uuid5(CHIP_READ_NAMESPACE, f"{device_id}|{device_sequence}|{chip}|{instant}")
+    sequence = "-" if device_sequence is None else str(device_sequence)
+    name = f"{device_id}|{sequence}|{chip}|{instant}" + (f"|{detail}" if detail else "")
+    return uuid.uuid5(CHIP_READ_NAMESPACE, name)
 
 
 class ChipRead(Event):
@@ -72,8 +81,16 @@ class ChipRead(Event):
     read_at: UtcDatetime = Field(
         description="Instant of the detection by the device's clock, microsecond precision."
     )
-    device_sequence: int = Field(
-        ge=0, description="The device's own running number of the read (RULES §6)."
+    device_sequence: int | None = Field(
+        default=None,
+        ge=0,
+        description="The device's own running number of the read (RULES §6); none for formats "
+        "that carry none (IPICO, generic CSV without a sequence column).",
+    )
+    kind: Literal["read", "first_seen", "last_seen"] = Field(
+        default="read",
+        description="A plain detection, or the first/last sighting of a chip in a reader's "
+        "field as some readers report them (IPICO FS/LS).",
     )
     received_at: UtcDatetime = Field(description="When timing-ingest stored it.")
 

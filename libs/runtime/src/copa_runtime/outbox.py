@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -39,15 +40,31 @@ async def add_event(session: AsyncSession, topic: Topic, event: Event, *, key: s
 
 
 async def add_events(
-    session: AsyncSession, topic: Topic, events: Iterable[tuple[Event, str]]
+    session: AsyncSession,
+    topic: Topic,
+    events: Iterable[tuple[Event, str]],
+    *,
+    event_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[Envelope]:
-    """Many events in one statement (a burst of reads costs one insert, not thousands)."""
+    """Many events in one statement (a burst of reads costs one insert, not thousands).
+
+    ``event_ids`` gives events an identity of their own (a chip read's id is derived from the
+    read, so a re-sent read is the same event everywhere); otherwise each gets a new one.
+    """
     producer = session.info.get(PRODUCER_INFO_KEY, "unknown")
     cid = correlation_id.get()
     envelopes = []
-    for event, key in events:
+    for index, (event, key) in enumerate(events):
         topic.event_class(event.event_type, event.event_version)  # refuse a foreign event
-        envelopes.append(Envelope.wrap(event, producer=producer, key=key, correlation_id=cid))
+        envelopes.append(
+            Envelope.wrap(
+                event,
+                producer=producer,
+                key=key,
+                correlation_id=cid,
+                event_id=event_ids[index] if event_ids is not None else None,
+            )
+        )
     if envelopes:
         await session.execute(
             _INSERT,
