@@ -177,7 +177,8 @@ def _date(text: str) -> date:
 def _timing_parse(args: argparse.Namespace) -> int:
     from copa_timing_ingest.formats import run_parse_cli
 
-    return run_parse_cli(args.format, args.file, args.tz, day=args.date, device=args.device)
+    code: int = run_parse_cli(args.format, args.file, args.tz, day=args.date, device=args.device)
+    return code
 
 
 def _port(text: str) -> int:
