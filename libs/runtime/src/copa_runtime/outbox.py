@@ -247,6 +247,29 @@ class OutboxRelay:
         return self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def republish(session: AsyncSession, event_ids: Sequence[uuid.UUID] | None = None) -> int:
+    """Queue already published events for publication again; return how many.
+
+    Published rows stay in the outbox for this: after a broker lost its content (an embedded
+    broker restarted), or for a recomputation downstream, the outbox is the source of truth.
+    They go out again in their original order with their own event ids, so consumers that
+    applied them already skip them. ``None`` republishes everything this service produced.
+    """
+    if event_ids is None:
+        result = await session.execute(
+            text("UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL")
+        )
+    else:
+        result = await session.execute(
+            text(
+                "UPDATE outbox SET published_at = NULL "
+                "WHERE published_at IS NOT NULL AND event_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": list(event_ids)},
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def backlog(db: Database) -> int:
     """Unpublished events waiting in the outbox (a readiness detail and a metric)."""
     async with db.unit_of_work() as session:

@@ -4,16 +4,15 @@ from pathlib import Path
 
 from copa_contracts import topics
 from copa_runtime.service import ServiceDefinition
+from copa_timing_ingest.api import router
 
 definition = ServiceDefinition(
     name=topics.TIMING_INGEST,
     title="Copa Run timing ingest",
-    summary="Chip reads, start signals and photo-finish files from the timing hardware, "
-    "stored durably and published (RULES.md §6, TIMING-FORMATS.md).",
+    summary="Chip reads, start signals and photo-finish files from the timing hardware, in "
+    "the vendors' own formats, stored once and durably before the device gets its answer, "
+    "and published keyed by chip (RULES.md §6, TIMING-FORMATS.md).",
     migrations_dir=Path(__file__).parent / "migrations",
+    routers=(router,),
     produces=(topics.READS, topics.STARTS, topics.PHOTO_FINISH),
-    missing=(
-        "No ingest API yet: read batches, vendor formats, start signals, .lif files, device "
-        "overview, replay, and `copa timing parse` (issue 4). The `devices` table exists.",
-    ),
 )

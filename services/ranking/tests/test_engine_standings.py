@@ -1,0 +1,231 @@
+"""Standings: finals, timed finals, categories, genders, winners (reg 11.1-11.3.6)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from copa_contracts.edition import load_edition
+from copa_ranking.engine import (
+    Performance,
+    RaceGroup,
+    RaceResult,
+    Ruling,
+    confirm,
+    gender_standings,
+    group_standings,
+    parse_duration_us,
+    place_race,
+    plan_group,
+)
+
+EDITION = load_edition()
+RESULTS = EDITION.results
+SPRINT = EDITION.distance("100m").division
+LONG = EDITION.distance("3000m").division
+MEN_18 = RaceGroup("100m", "M", "18-34")
+MEN_35 = RaceGroup("100m", "M", "35-44")
+
+
+def t(text: str) -> int:
+    return parse_duration_us(text)
+
+
+def race(race_id: str, performances: list[Performance]) -> RaceResult:
+    return place_race(race_id, performances, RESULTS)
+
+
+def finishes(times: dict[int, str]) -> list[Performance]:
+    return [Performance.finish(bib, t(time)) for bib, time in times.items()]
+
+
+def sprint_group() -> tuple[list[RaceResult], RaceResult]:
+    """13 sprinters in two heats; the eight fastest (bibs 1-8) run the final."""
+    heats = [
+        race("heat-1", finishes({b: f"11.{b:02d}" for b in (1, 3, 5, 7, 9, 11, 13)})),
+        race("heat-2", finishes({b: f"11.{b:02d}" for b in (2, 4, 6, 8, 10, 12)})),
+    ]
+    # In the final bib 8 wins and bib 1 is last, slower than any heat time of 9-13.
+    final_times = {8: "10.95", 7: "10.97", 6: "10.99", 5: "11.00", 4: "11.02", 3: "11.03"}
+    final_times.update({2: "11.04", 1: "11.50"})
+    return heats, race("final", finishes(final_times))
+
+
+def test_the_final_gives_places_one_to_eight_and_round_one_times_the_rest() -> None:
+    heats, final = sprint_group()
+    standings = group_standings(MEN_18, plan_group(13, SPRINT), heats, RESULTS, final)
+    assert [(e.bib, e.place) for e in standings.entries] == [
+        (8, 1), (7, 2), (6, 3), (5, 4), (4, 5), (3, 6), (2, 7), (1, 8),
+        (9, 9), (10, 10), (11, 11), (12, 12), (13, 13),
+    ]  # fmt: skip
+    assert standings.entry_of(8).race_id == "final"
+    assert standings.entry_of(9).race_id == "heat-1"
+
+
+def test_a_finalist_slower_in_the_final_still_ranks_above_every_non_finalist() -> None:
+    heats, final = sprint_group()
+    standings = group_standings(MEN_18, plan_group(13, SPRINT), heats, RESULTS, final)
+    assert standings.entry_of(1).place == 8
+    assert standings.entry_of(1).gun_time_us == t("11.50")  # slower than bib 9's 11.09
+
+
+def test_a_finalist_who_does_not_finish_the_final_has_no_place_and_keeps_the_heats_places() -> None:
+    heats, _ = sprint_group()
+    final = race(
+        "final",
+        [*finishes({b: f"11.{b:02d}" for b in range(2, 9)}), Performance.ruled(Ruling(1, "DNF"))],
+    )
+    standings = group_standings(MEN_18, plan_group(13, SPRINT), heats, RESULTS, final)
+    assert standings.entry_of(1).place is None
+    assert standings.entry_of(9).place == 9
+    assert standings.entries[-1].bib == 1
+
+
+def test_a_timed_final_places_by_time_across_its_races() -> None:
+    group = RaceGroup("3000m", "F", "35-44")
+    races = [
+        race("r1", finishes({1: "12:10", 2: "12:40", 3: "13:10"})),
+        race("r2", finishes({4: "12:20", 5: "12:30", 6: "14:00"})),
+    ]
+    standings = group_standings(group, plan_group(30, LONG), races, RESULTS)
+    assert [e.bib for e in standings.entries] == [1, 4, 5, 2, 3, 6]
+    assert [e.place for e in standings.entries] == [1, 2, 3, 4, 5, 6]
+
+
+def test_equal_raw_times_in_different_races_share_a_place() -> None:
+    group = RaceGroup("3000m", "F", "35-44")
+    races = [
+        race("r1", finishes({1: "12:10.001", 2: "12:40"})),
+        race("r2", finishes({3: "12:10.001", 4: "12:41"})),
+    ]
+    standings = group_standings(group, plan_group(30, LONG), races, RESULTS)
+    assert [(e.bib, e.place) for e in standings.entries] == [(1, 1), (3, 1), (2, 3), (4, 4)]
+
+
+def test_one_race_keeps_its_photo_finish_order() -> None:
+    final = race(
+        "final",
+        [
+            Performance.finish(1, t("11.201"), source="photo_finish", order_rank=2),
+            Performance.finish(2, t("11.201"), source="photo_finish", order_rank=1),
+        ],
+    )
+    standings = group_standings(MEN_18, plan_group(2, SPRINT), [final], RESULTS)
+    assert [(e.bib, e.place) for e in standings.entries] == [(2, 1), (1, 2)]
+
+
+def test_the_three_fastest_of_a_category_are_its_winners() -> None:
+    heats, final = sprint_group()
+    standings = group_standings(MEN_18, plan_group(13, SPRINT), heats, RESULTS, final)
+    assert [e.bib for e in standings.winners(RESULTS)] == [8, 7, 6]
+
+
+def test_a_shared_third_place_makes_both_winners() -> None:
+    final = race("final", finishes({1: "11.0", 2: "11.1", 3: "11.2", 4: "11.2", 5: "11.3"}))
+    standings = group_standings(MEN_18, plan_group(5, SPRINT), [final], RESULTS)
+    assert [(e.bib, e.place) for e in standings.winners(RESULTS)] == [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 3),
+    ]
+
+
+def test_non_finishers_come_after_the_finishers_in_the_order_dnf_dq_dns() -> None:
+    group = RaceGroup("3000m", "M", "55+")
+    races = [
+        race(
+            "r1",
+            [
+                Performance.ruled(Ruling(1, "DNS")),
+                Performance.ruled(Ruling(2, "DQ", "7.11", "BIB transfer")),
+                Performance.finish(3, t("15:00")),
+            ],
+        ),
+        race("r2", [Performance.ruled(Ruling(4, "DNF")), Performance.finish(5, t("14:00"))]),
+    ]
+    standings = group_standings(group, plan_group(30, LONG), races, RESULTS)
+    assert [(e.bib, e.place, e.status_text) for e in standings.entries] == [
+        (5, 1, ""),
+        (3, 2, ""),
+        (4, None, "DNF"),
+        (2, None, "DQ 7.11"),
+        (1, None, "DNS"),
+    ]
+    assert standings.entrants_count == 5
+
+
+def test_standings_stay_provisional_until_the_chief_judge_confirms_every_race() -> None:
+    heats, final = sprint_group()
+    plan = plan_group(13, SPRINT)
+    assert group_standings(MEN_18, plan, heats, RESULTS, final).status == "provisional"
+    official_heats = [confirm(h) for h in heats]
+    assert group_standings(MEN_18, plan, official_heats, RESULTS).status == "provisional"
+    assert group_standings(MEN_18, plan, official_heats, RESULTS, final).status == "provisional"
+    standings = group_standings(MEN_18, plan, official_heats, RESULTS, confirm(final))
+    assert standings.status == "official"
+
+
+def test_the_overall_standings_of_a_gender_rank_every_category_by_gun_time() -> None:
+    young = group_standings(
+        MEN_18,
+        plan_group(3, SPRINT),
+        [race("a", finishes({1: "11.0", 2: "12.0", 3: "13.0"}))],
+        RESULTS,
+    )
+    older = group_standings(
+        MEN_35,
+        plan_group(3, SPRINT),
+        [race("b", [*finishes({4: "11.5", 5: "12.0"}), Performance.ruled(Ruling(6, "DNS"))])],
+        RESULTS,
+    )
+    overall = gender_standings("100m", "M", [young, older], RESULTS)
+    assert overall.category is None
+    assert [(e.bib, e.place, e.category) for e in overall.entries] == [
+        (1, 1, "18-34"),
+        (4, 2, "35-44"),
+        (2, 3, "18-34"),
+        (5, 3, "35-44"),
+        (3, 5, "18-34"),
+        (6, None, "35-44"),
+    ]
+    assert overall.entrants_count == 6
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+@st.composite
+def timed_final_rounds(draw: st.DrawFn) -> list[RaceResult]:
+    results = []
+    bib = 1
+    for number in range(draw(st.integers(1, 4))):
+        performances: list[Performance] = []
+        for _ in range(draw(st.integers(1, 25))):
+            if draw(st.integers(0, 9)) == 0:
+                performances.append(
+                    Performance.ruled(Ruling(bib, draw(st.sampled_from(["DNS", "DNF"]))))
+                )
+            else:
+                performances.append(
+                    Performance.finish(bib, t("12:00") + draw(st.integers(0, 20)) * 1000)
+                )
+            bib += 1
+        results.append(place_race(f"r{number}", performances, RESULTS))
+    return results
+
+
+@given(timed_final_rounds())
+def test_timed_final_standings_list_every_runner_once_in_a_valid_ranking(
+    races: list[RaceResult],
+) -> None:
+    group = RaceGroup("3000m", "M", "18-34")
+    standings = group_standings(group, plan_group(100, LONG), races, RESULTS)
+    assert sorted(e.bib for e in standings.entries) == sorted(b for r in races for b in r.bibs)
+    places = [e.place for e in standings.entries if e.place is not None]
+    assert all(p == i + 1 or (i and p == places[i - 1]) for i, p in enumerate(places))
+    finishers = [e for e in standings.entries if e.place is not None]
+    for a in finishers:
+        for b in finishers:
+            if a.gun_time_us == b.gun_time_us:
+                assert a.place == b.place

@@ -1,0 +1,290 @@
+"""Storing what timing devices send: once, durably, and with its events in the same commit.
+
+Ingest is the edge (ARCHITECTURE.md): fast, durable, dumb. It never merges the many reads of
+one crossing (that is the ranking engine's job) and never needs to know whose chip it is. A
+read is stored once per device and dedupe key (RULES §6) and, only when it is new, its
+``chip.read`` event goes into the outbox in the same transaction: nothing acknowledged is
+lost, and nothing re-sent is published twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from copa_contracts import topics
+from copa_contracts.timing import ChipRead, StartSignal, chip_read_event_id
+from copa_runtime.outbox import add_events, republish
+from copa_timing_ingest.formats import Passing, Rejection
+
+_POINT_CHARS = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass(frozen=True)
+class Device:
+    """The posting device as registered (registered on first contact with the defaults)."""
+
+    id: str
+    time_zone: ZoneInfo
+    timing_point: str
+    current_race_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingRead:
+    """A read ready to store: an instant in UTC, a timing point, and its identity."""
+
+    chip: str
+    at: datetime
+    kind: str
+    timing_point: str
+    antenna: int | None
+    seq: int | None
+    rssi: int | None
+    dedupe_key: str
+    line: int
+
+    def event_id(self, device_id: str) -> uuid.UUID:
+        """Stable per read (RULES §6): device, sequence number, chip and instant; the whole
+        content for formats without a sequence number."""
+        detail = "" if self.seq is not None else self.dedupe_key
+        return chip_read_event_id(device_id, self.seq, self.chip, self.at, detail=detail)
+
+
+@dataclass
+class IngestReport:
+    """What the device is told once everything is durably stored."""
+
+    received: int = 0
+    new: int = 0
+    duplicates: int = 0
+    starts: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "starts": self.starts,
+            "rejected": [
+                {"line": r.line, "text": r.text, "reason": r.reason} for r in self.rejected
+            ],
+        }
+
+
+def timing_point(location: str | None, default: str) -> str:
+    """A device's location name as a timing point (`FINISH` -> `finish`, `Split 1` -> `split-1`)."""
+    if not location:
+        return default
+    point = _POINT_CHARS.sub("-", location.strip().lower()).strip("-")
+    return point[:32] or default
+
+
+def from_passing(passing: Passing, device: Device) -> IncomingRead:
+    """A parsed vendor line as a read; its dedupe key is the parser's, made device-reset safe."""
+    _, key = passing.dedupe_key()
+    at = passing.at.astimezone(UTC)
+    if passing.seq is not None:
+        key = f"{key}|{passing.chip}|{at.isoformat()}"
+    return IncomingRead(
+        chip=passing.chip,
+        at=at,
+        kind=passing.kind,
+        timing_point=timing_point(passing.location, device.timing_point),
+        antenna=passing.antenna,
+        seq=passing.seq,
+        rssi=passing.rssi,
+        dedupe_key=key,
+        line=passing.line,
+    )
+
+
+def content_key(chip: str, at: datetime, kind: str, point: str, antenna: int | None) -> str:
+    digest = hashlib.sha256(f"{chip}|{at.isoformat()}|{kind}|{point}|{antenna}".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+async def register_contact(session: AsyncSession, device_id: str, default_zone: str) -> Device:
+    """Register the device on first contact, or note the contact; return its settings."""
+    row = (
+        await session.execute(
+            text(
+                "INSERT INTO devices (id, name, time_zone, last_contact_at) "
+                "VALUES (:id, :id, :zone, now()) ON CONFLICT (id) DO UPDATE "
+                "SET last_contact_at = now() "
+                "RETURNING time_zone, timing_point, current_race_id"
+            ),
+            {"id": device_id, "zone": default_zone},
+        )
+    ).one()
+    return Device(device_id, ZoneInfo(row.time_zone), row.timing_point, row.current_race_id)
+
+
+_STORE_READS = text(
+    "INSERT INTO reads (device_id, dedupe_key, event_id, chip, read_at, kind, timing_point, "
+    "antenna, seq, rssi) "
+    "SELECT :device, r.key, r.event_id, r.chip, r.at, r.kind, r.point, r.antenna, r.seq, r.rssi "
+    "FROM unnest(CAST(:keys AS text[]), CAST(:event_ids AS uuid[]), CAST(:chips AS text[]), "
+    "CAST(:ats AS timestamptz[]), CAST(:kinds AS text[]), CAST(:points AS text[]), "
+    "CAST(:antennas AS int[]), CAST(:seqs AS bigint[]), CAST(:rssis AS int[])) "
+    "AS r(key, event_id, chip, at, kind, point, antenna, seq, rssi) "
+    "ON CONFLICT ON CONSTRAINT reads_once_per_device DO NOTHING RETURNING event_id"
+)
+
+_STORE_REJECTED = text(
+    "INSERT INTO rejected_lines (device_id, format, line, text, reason) "
+    "SELECT :device, :format, r.line, r.text, r.reason FROM unnest(CAST(:lines AS int[]), "
+    "CAST(:texts AS text[]), CAST(:reasons AS text[])) AS r(line, text, reason)"
+)
+
+
+async def store(
+    session: AsyncSession,
+    device: Device,
+    reads: Sequence[IncomingRead],
+    rejected: Sequence[Rejection],
+    *,
+    source_format: str,
+) -> IngestReport:
+    """Store reads, start signals and rejections in the caller's unit of work."""
+    report = IngestReport(received=len(reads) + len(rejected), rejected=list(rejected))
+    guns = [read for read in reads if read.kind == "gun"]
+    chip_reads = [read for read in reads if read.kind != "gun"]
+    if guns:
+        report.starts = await _store_guns(session, device, guns)
+    if chip_reads:
+        identified = [(read, read.event_id(device.id)) for read in chip_reads]
+        stored = await session.execute(
+            _STORE_READS,
+            {
+                "device": device.id,
+                "keys": [r.dedupe_key for r in chip_reads],
+                "event_ids": [event_id for _, event_id in identified],
+                "chips": [r.chip for r in chip_reads],
+                "ats": [r.at for r in chip_reads],
+                "kinds": [r.kind for r in chip_reads],
+                "points": [r.timing_point for r in chip_reads],
+                "antennas": [r.antenna for r in chip_reads],
+                "seqs": [r.seq for r in chip_reads],
+                "rssis": [r.rssi for r in chip_reads],
+            },
+        )
+        fresh = set(stored.scalars())
+        received_at = datetime.now(UTC)
+        events, event_ids = [], []
+        for read, event_id in identified:  # in the device's order (RULES §6, per chip key)
+            if event_id not in fresh:
+                continue
+            fresh.discard(event_id)  # the same read twice in one batch
+            events.append((_chip_read(read, device.id, received_at), read.chip))
+            event_ids.append(event_id)
+        await add_events(session, topics.READS, events, event_ids=event_ids)
+        report.new = len(events)
+        report.duplicates = len(chip_reads) - len(events)
+    if rejected:
+        await session.execute(
+            _STORE_REJECTED,
+            {
+                "device": device.id,
+                "format": source_format,
+                "lines": [r.line for r in rejected],
+                "texts": [r.text[:2000] for r in rejected],
+                "reasons": [r.reason[:2000] for r in rejected],
+            },
+        )
+    await session.execute(
+        text(
+            "UPDATE devices SET reads_total = reads_total + :new, "
+            "duplicates_total = duplicates_total + :dup, "
+            "rejected_total = rejected_total + :rej WHERE id = :id"
+        ),
+        {"new": report.new, "dup": report.duplicates, "rej": len(rejected), "id": device.id},
+    )
+    return report
+
+
+def _chip_read(read: IncomingRead, device_id: str, received_at: datetime) -> ChipRead:
+    return ChipRead(
+        chip=read.chip,
+        device_id=device_id,
+        timing_point=read.timing_point,
+        antenna=read.antenna,
+        read_at=read.at,
+        device_sequence=read.seq,
+        kind=read.kind,  # type: ignore[arg-type]
+        received_at=received_at,
+    )
+
+
+async def _store_guns(session: AsyncSession, device: Device, guns: Sequence[IncomingRead]) -> int:
+    """A start signal inside a device's stream (ChronoTrack ``guntime``, reg 11.4) belongs to
+    the device's current race; without one it is kept for the operator, not published."""
+    count = 0
+    for gun in guns:
+        signal_id = uuid.uuid5(uuid.NAMESPACE_URL, f"copa:gun:{device.id}:{gun.dedupe_key}")
+        count += await record_start(
+            session,
+            signal_id=signal_id,
+            race_id=device.current_race_id,
+            device_id=device.id,
+            fired_at=gun.at,
+            source="start_system",
+        )
+    return count
+
+
+async def record_start(
+    session: AsyncSession,
+    *,
+    signal_id: uuid.UUID,
+    race_id: uuid.UUID | None,
+    device_id: str,
+    fired_at: datetime,
+    source: str,
+) -> int:
+    """Store a start signal once; publish it when it names a race. Returns 1 if new."""
+    inserted = await session.execute(
+        text(
+            "INSERT INTO start_signals (signal_id, race_id, device_id, fired_at, source) "
+            "VALUES (:s, :r, :d, :f, :src) ON CONFLICT DO NOTHING RETURNING signal_id"
+        ),
+        {"s": signal_id, "r": race_id, "d": device_id, "f": fired_at, "src": source},
+    )
+    if inserted.scalar() is None:
+        return 0
+    if race_id is not None:
+        event = StartSignal(
+            race_id=race_id,
+            signal_id=signal_id,
+            fired_at=fired_at,
+            device_id=device_id,
+            source=source,  # type: ignore[arg-type]
+        )
+        await add_events(session, topics.STARTS, [(event, str(race_id))], event_ids=[signal_id])
+    return 1
+
+
+async def replay(session: AsyncSession, device_id: str) -> int:
+    """Queue every stored read of a device for publication again, in its original order and
+    with its own event ids (consumers that have a read already skip it)."""
+    ids = (
+        (
+            await session.execute(
+                text("SELECT event_id FROM reads WHERE device_id = :d ORDER BY id"),
+                {"d": device_id},
+            )
+        )
+        .scalars()
+        .all()
+    )
+    await republish(session, ids)
+    return len(ids)
