@@ -122,7 +122,9 @@ async def test_roles_guard_endpoints_and_errors_are_problem_details(
     )
     organizer = issue_token("alice", ["organizer"], SECRET, timedelta(hours=1))
     judge = issue_token("bob", ["judge"], SECRET, timedelta(hours=1))
-    forged = issue_token("mallory", ["organizer"], "another-secret-of-at-least-32-bytes", timedelta(hours=1))
+    forged = issue_token(
+        "mallory", ["organizer"], "another-secret-of-at-least-32-bytes", timedelta(hours=1)
+    )
     async with running_service(definition, postgres_server, kafka_bootstrap) as (client, _):
         anonymous = await client.get("/organizer-only")
         assert anonymous.status_code == 401
