@@ -22,17 +22,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
+from benchkit import create_database, percentile, servers
 from sqlalchemy import text
 
 from copa_contracts.topic import Topic
@@ -47,41 +45,12 @@ from copa_runtime.reference.pipeline import (
     effect_counts,
     ping_topic,
 )
-from copa_runtime.settings import asyncpg_url
 
 MESSAGE_BYTES = 300  # about the size of a Ping envelope
 
 
-def servers(stack: ExitStack) -> tuple[str, str]:
-    """(server URL without database, bootstrap servers)."""
-    database_url = os.environ.get("DATABASE_URL")
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="copa-bench-")))
-    if not database_url:
-        from copa.embedded.postgres import EmbeddedPostgres
-
-        pg = EmbeddedPostgres(tmp / "pgdata", durable=True)
-        pg.start()
-        stack.callback(pg.stop)
-        database_url = pg.url_for("postgres")
-    if not bootstrap:
-        from copa.embedded.kafka import EmbeddedKafka
-
-        broker = EmbeddedKafka(tmp / "broker")
-        broker.start()
-        stack.callback(broker.stop)
-        bootstrap = broker.bootstrap
-    return asyncpg_url(database_url), bootstrap
-
-
 async def fresh_database(server_url: str) -> Database:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = Database(server_url, service="bench", pool_size=1)
-    async with admin.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    url = server_url.rsplit("/", 1)[0] + "/" + name
+    url = await create_database(server_url)
     await upgrade_async(MIGRATIONS, url)
     return Database(url, service=SERVICE, pool_size=10)
 
@@ -248,10 +217,6 @@ async def pipeline_latency(db: Database, bootstrap: str, rate: int, seconds: flo
     finally:
         relaying.cancel()
         await asyncio.gather(relaying, return_exceptions=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_contracts import topics
 from copa_contracts.timing import ChipRead, StartSignal, chip_read_event_id
-from copa_runtime.outbox import add_events, republish
+from copa_runtime.outbox import add_event_payloads, add_events, republish
 from copa_timing_ingest.formats import Passing, Rejection
 
 _POINT_CHARS = re.compile(r"[^a-z0-9-]+")
@@ -180,16 +180,15 @@ async def store(
         )
         fresh = set(stored.scalars())
         received_at = datetime.now(UTC)
-        events, event_ids = [], []
+        payloads = []
         for read, event_id in identified:  # in the device's order (RULES §6, per chip key)
             if event_id not in fresh:
                 continue
             fresh.discard(event_id)  # the same read twice in one batch
-            events.append((_chip_read(read, device.id, received_at), read.chip))
-            event_ids.append(event_id)
-        await add_events(session, topics.READS, events, event_ids=event_ids)
-        report.new = len(events)
-        report.duplicates = len(chip_reads) - len(events)
+            payloads.append((event_id, read.chip, chip_read_payload(read, device.id, received_at)))
+        await add_event_payloads(session, topics.READS, ChipRead, payloads)
+        report.new = len(payloads)
+        report.duplicates = len(chip_reads) - len(payloads)
     if rejected:
         await session.execute(
             _STORE_REJECTED,
@@ -212,17 +211,20 @@ async def store(
     return report
 
 
-def _chip_read(read: IncomingRead, device_id: str, received_at: datetime) -> ChipRead:
-    return ChipRead(
-        chip=read.chip,
-        device_id=device_id,
-        timing_point=read.timing_point,
-        antenna=read.antenna,
-        read_at=read.at,
-        device_sequence=read.seq,
-        kind=read.kind,  # type: ignore[arg-type]
-        received_at=received_at,
-    )
+def chip_read_payload(
+    read: IncomingRead, device_id: str, received_at: datetime
+) -> dict[str, object]:
+    """A ``chip.read`` payload as a plain dict (the outbox's hot path; ChipRead's schema)."""
+    return {
+        "chip": read.chip,
+        "device_id": device_id,
+        "timing_point": read.timing_point,
+        "antenna": read.antenna,
+        "read_at": read.at,
+        "device_sequence": read.seq,
+        "kind": read.kind,
+        "received_at": received_at,
+    }
 
 
 async def _store_guns(session: AsyncSession, device: Device, guns: Sequence[IncomingRead]) -> int:
