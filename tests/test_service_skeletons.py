@@ -27,6 +27,7 @@ from copa_runtime.service import ServiceDefinition, load_service, service_names
 from copa_runtime.settings import Settings
 
 SECRET = "test-secret-" + uuid.uuid4().hex
+SKELETONS = {"registration", "ranking", "teams", "notifications"}  # their issues are open
 
 
 @asynccontextmanager
@@ -71,12 +72,14 @@ async def test_service_answers_health_readiness_metrics_and_docs(
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["database"] == "ok"
         assert ready.json()["checks"]["broker"] == "ok"
-        assert ready.json()["missing"], "a skeleton must say what it lacks"
+        if name in SKELETONS:
+            assert ready.json()["missing"], "a skeleton must say what it lacks"
         metrics = await client.get("/metrics")
         assert "copa_http_requests_total" in metrics.text
         openapi = (await client.get("/openapi.json")).json()
         assert "/readyz" in openapi["paths"]
-        assert "Not built yet" in openapi["info"]["description"]
+        if name in SKELETONS:
+            assert "Not built yet" in openapi["info"]["description"]
         missing = await client.get("/no-such-thing")
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
