@@ -27,7 +27,7 @@ from copa_runtime.outbox import add_events
 from copa_runtime.problems import Problem
 from copa_timing_ingest import ingest
 from copa_timing_ingest.formats import FORMATS, Rejection, UnknownFormatError, parse
-from copa_timing_ingest.ingest import Device, IncomingRead, content_key, timing_point
+from copa_timing_ingest.ingest import IncomingRead, PostingDevice, content_key, timing_point
 
 MAX_BATCH = 10_000
 DEFAULT_ZONE = "Asia/Almaty"  # RULES §1; a device's own zone is set by an organizer
@@ -75,7 +75,7 @@ _READ_FIELDS = {"chip", "at", "location", "antenna", "seq", "rssi", "kind"}
 _KINDS = {"read", "first_seen", "last_seen", "gun"}
 
 
-def _json_read(item: Any, index: int, device: Device) -> IncomingRead:
+def _json_read(item: Any, index: int, device: PostingDevice) -> IncomingRead:
     """One read of a JSON batch, checked field by field; raises ValueError with the reason."""
     if not isinstance(item, dict):
         raise ValueError("a read is an object")

@@ -29,7 +29,7 @@ _POINT_CHARS = re.compile(r"[^a-z0-9-]+")
 
 
 @dataclass(frozen=True)
-class Device:
+class PostingDevice:
     """The posting device as registered (registered on first contact with the defaults)."""
 
     id: str
@@ -89,7 +89,7 @@ def timing_point(location: str | None, default: str) -> str:
     return point[:32] or default
 
 
-def from_passing(passing: Passing, device: Device) -> IncomingRead:
+def from_passing(passing: Passing, device: PostingDevice) -> IncomingRead:
     """A parsed vendor line as a read; its dedupe key is the parser's, made device-reset safe."""
     _, key = passing.dedupe_key()
     at = passing.at.astimezone(UTC)
@@ -113,7 +113,9 @@ def content_key(chip: str, at: datetime, kind: str, point: str, antenna: int | N
     return "sha256:" + digest.hexdigest()
 
 
-async def register_contact(session: AsyncSession, device_id: str, default_zone: str) -> Device:
+async def register_contact(
+    session: AsyncSession, device_id: str, default_zone: str
+) -> PostingDevice:
     """Register the device on first contact, or note the contact; return its settings."""
     row = (
         await session.execute(
@@ -126,7 +128,7 @@ async def register_contact(session: AsyncSession, device_id: str, default_zone: 
             {"id": device_id, "zone": default_zone},
         )
     ).one()
-    return Device(device_id, ZoneInfo(row.time_zone), row.timing_point, row.current_race_id)
+    return PostingDevice(device_id, ZoneInfo(row.time_zone), row.timing_point, row.current_race_id)
 
 
 _STORE_READS = text(
@@ -149,7 +151,7 @@ _STORE_REJECTED = text(
 
 async def store(
     session: AsyncSession,
-    device: Device,
+    device: PostingDevice,
     reads: Sequence[IncomingRead],
     rejected: Sequence[Rejection],
     *,
@@ -227,7 +229,9 @@ def chip_read_payload(
     }
 
 
-async def _store_guns(session: AsyncSession, device: Device, guns: Sequence[IncomingRead]) -> int:
+async def _store_guns(
+    session: AsyncSession, device: PostingDevice, guns: Sequence[IncomingRead]
+) -> int:
     """A start signal inside a device's stream (ChronoTrack ``guntime``, reg 11.4) belongs to
     the device's current race; without one it is kept for the operator, not published."""
     count = 0
