@@ -10,9 +10,7 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from sqlalchemy import text
-
-from copa_runtime.db import Database
+from copa import dbadmin
 from copa_runtime.settings import asyncpg_url
 
 
@@ -39,13 +37,10 @@ def servers(stack: ExitStack) -> tuple[str, str]:
 
 
 async def create_database(server_url: str, prefix: str = "bench") -> str:
+    """A fresh database on the server; its asyncpg URL."""
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = Database(server_url, service="bench", pool_size=1)
-    async with admin.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await admin.dispose()
-    return server_url.rsplit("/", 1)[0] + "/" + name
+    await dbadmin.create_database(server_url, name)
+    return dbadmin.database_url(server_url, name)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -233,7 +233,7 @@ def test_database_urls_are_normalised_to_asyncpg() -> None:
 
 
 async def _create_topic(bootstrap: str, topic: str) -> None:
-    # Tansu does not auto-create topics (ARCHITECTURE.md).
+    # Create topics explicitly, with their partitions, as the runtime does.
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
-_ACCEPTED_SCHEMES = (
-    "postgresql+asyncpg",
-    "postgresql+psycopg",
-    "postgresql+psycopg2",
-    "postgresql",
-    "postgres",
-)
+from copa_runtime.settings import asyncpg_url
 
-
-def asyncpg_url(url: str) -> str:
-    """Normalise any PostgreSQL URL to the ``postgresql+asyncpg://`` form."""
-    scheme, separator, rest = url.strip().partition("://")
-    if not separator or scheme not in _ACCEPTED_SCHEMES:
-        raise ValueError(f"not a PostgreSQL URL: {redact(url)!r}")
-    return f"postgresql+asyncpg://{rest}"
+__all__ = [
+    "asyncpg_url",
+    "create_database",
+    "database_url",
+    "drop_database",
+    "libpq_url",
+    "redact",
+]
 
 
 def database_url(server_url: str, database: str) -> str:

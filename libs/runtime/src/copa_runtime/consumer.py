@@ -318,18 +318,9 @@ class BatchConsumer:
         metrics.CONSUMED.labels(self.service, self.subscription.name, "dead_letter").inc()
 
 
-async def processed_count(db: Database, consumer: str) -> int:
-    async with db.unit_of_work() as session:
-        value = await session.scalar(
-            text("SELECT count(*) FROM processed_events WHERE consumer = :c"), {"c": consumer}
-        )
-    return int(value or 0)
-
-
 __all__ = [
     "BatchConsumer",
     "BatchHandler",
     "Handler",
     "Subscription",
-    "processed_count",
 ]

@@ -93,8 +93,9 @@ def topics_with_dead_letters(topics: Iterable[Topic]) -> list[tuple[str, int]]:
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[tuple[str, int]]) -> list[str]:
     """Create the topics that do not exist yet; return the names created.
 
-    The embedded broker does not auto-create topics, and a restarted embedded broker comes
-    back empty, so every producer and consumer calls this at start-up and after a failure.
+    Topics are never auto-created here (see :func:`_refuse_topic_auto_creation`), and a
+    restarted embedded broker comes back empty, so every producer and consumer calls this at
+    start-up and after a failure.
     """
     wanted = dict(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)

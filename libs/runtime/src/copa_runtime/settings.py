@@ -7,13 +7,23 @@ from functools import cached_property
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_POSTGRES_SCHEMES = (
+    "postgresql+asyncpg",
+    "postgresql+psycopg",
+    "postgresql+psycopg2",
+    "postgresql",
+    "postgres",
+)
+
 
 def asyncpg_url(url: str) -> str:
-    """Accept ``postgres://``, ``postgresql://`` or ``postgresql+asyncpg://``; return the last."""
-    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url.removeprefix(prefix)
-    raise ValueError(f"not a PostgreSQL URL: {url!r}")
+    """Any PostgreSQL URL (what hosting providers, compose files and users write) in the
+    ``postgresql+asyncpg://`` form the runtime uses."""
+    scheme, separator, rest = url.strip().partition("://")
+    if not separator or scheme not in _POSTGRES_SCHEMES:
+        # The URL itself is not echoed: it may carry a password.
+        raise ValueError(f"not a PostgreSQL URL (scheme {scheme!r})")
+    return f"postgresql+asyncpg://{rest}"
 
 
 class Settings(BaseSettings):

@@ -26,7 +26,7 @@ from copa_runtime.auth import Principal, Role, require_roles
 from copa_runtime.outbox import add_events
 from copa_runtime.problems import Problem
 from copa_timing_ingest import ingest
-from copa_timing_ingest.formats import FORMATS, Rejection, UnknownFormatError, parse
+from copa_timing_ingest.formats import Rejection, UnknownFormatError, parse
 from copa_timing_ingest.ingest import IncomingRead, PostingDevice, content_key, timing_point
 
 MAX_BATCH = 10_000
@@ -514,4 +514,4 @@ async def replay_device(device_id: str, principal: Organizer, session: Session) 
     return ReplayOut(device_id=device_id, republished=count)
 
 
-__all__ = ["FORMATS", "router"]
+__all__ = ["router"]

@@ -3,8 +3,9 @@
 Tansu keeps everything in memory here (``--storage-engine memory://tansu/``): a restart
 comes back EMPTY, with no topics and no messages. That is fine for the embedded platform
 because every producer writes through a transactional outbox and every consumer is
-idempotent (ARCHITECTURE.md, "The bus"), and services create their topics at start-up since
-Tansu does not auto-create them. See ARCHITECTURE.md for its other limits (no idempotent
+idempotent (ARCHITECTURE.md, "The bus"), and services create their topics at start-up with
+their declared partitions (Tansu would auto-create a looked-up topic with 4; the runtime asks
+it not to, see ``copa_runtime.kafka``). See ARCHITECTURE.md for its other limits (no idempotent
 producer or transactions for aiokafka, no retention).
 """
 
