@@ -509,7 +509,8 @@ class ReplayOut(BaseModel):
 )
 async def replay_device(device_id: str, principal: Organizer, session: Session) -> ReplayOut:
     """Every stored read goes to the bus again with its own event id, in the order received:
-    consumers that applied it already skip it; a rebuilt broker or a new consumer gets it."""
+    consumers that applied it already skip it; a rebuilt broker or a new consumer gets it.
+    Reads not yet published when the replay comes are counted too and go out once."""
     count = await ingest.replay(session, device_id)
     return ReplayOut(device_id=device_id, republished=count)
 
