@@ -280,7 +280,8 @@ class RunningUp:
             self._output_file.close()
 
     def said(self) -> str:
-        self._output_file.flush()
+        if not self._output_file.closed:
+            self._output_file.flush()
         return self.output.read_text(errors="replace")
 
     def kill(self) -> None:

@@ -164,6 +164,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("file", help="file to parse, or - for standard input")
     parse.set_defaults(command=_timing_parse)
+
+    from copa.results import add_results_commands
+
+    add_results_commands(commands)  # copa results compute | qualify (issue 5)
     return parser
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +73,9 @@ class Runtime:
             )
             self.consumers.append(consumer)
             self.tasks.append(asyncio.create_task(consumer.run(), name=consumer.group_id))
+        for worker in self.definition.workers:
+            name = getattr(worker, "__name__", "worker")
+            self.tasks.append(asyncio.create_task(worker(self.db, self.settings), name=name))
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -136,7 +140,16 @@ def create_app(
     app.state.definition = definition
     install_problem_handlers(app)
     _install_observability(app, definition.name)
-    _install_health(app, definition, settings)
+    origins = [o.strip() for o in settings.cors_allow_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Correlation-ID", "Location"],
+        )
+    _install_health(app, definition, settings, role)
     if role in (ProcessRole.API, ProcessRole.ALL):
         for router in definition.routers:
             app.include_router(router)
@@ -165,12 +178,22 @@ def _install_observability(app: FastAPI, service: str) -> None:
         return response
 
 
-def _install_health(app: FastAPI, definition: ServiceDefinition, settings: Settings) -> None:
+def _install_health(
+    app: FastAPI, definition: ServiceDefinition, settings: Settings, role: ProcessRole
+) -> None:
+    # The HTTP tier writes to its database only (events wait in the outbox), so a broker
+    # outage must not take it out of rotation: only processes that relay or consume need it.
+    needs_broker = role != ProcessRole.API
+
     @app.get("/livez", tags=["health"], summary="The process is alive")
     async def livez() -> dict[str, str]:
         return {"status": "alive", "service": definition.name}
 
-    @app.get("/readyz", tags=["health"], summary="The database and the broker answer")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers (and the broker, for a process that relays or consumes)",
+    )
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
         checks: dict[str, Any] = {}
@@ -188,7 +211,7 @@ def _install_health(app: FastAPI, definition: ServiceDefinition, settings: Setti
             await asyncio.wait_for(_broker_reachable(settings.kafka_bootstrap_servers), 4)
             checks["broker"] = "ok"
         except Exception as exc:
-            ready = False
+            ready = ready and not needs_broker
             checks["broker"] = f"unavailable: {type(exc).__name__}"
         checks["consumers"] = {c.group_id: c.ready.is_set() for c in runtime.consumers}
         body = {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,19 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=errors,
         )
 
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not _is_bad_value(exc):
+            return await on_unexpected(request, exc)
+        return problem_response(
+            request,
+            422,
+            "Value not storable",
+            "A value in the request cannot be stored (a NUL character, a number out of range, "
+            "an invalid encoding).",
+            type_=TYPE_BASE + "invalid-value",
+        )
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
@@ -105,3 +120,17 @@ def install_problem_handlers(app: FastAPI) -> None:
             "Internal Server Error",
             "The error was logged with the request's correlation id.",
         )
+
+
+def _is_bad_value(exc: DBAPIError) -> bool:
+    """The database refused a value itself (SQLSTATE class 22, or asyncpg's own encoding
+    checks): the client's fault, not the server's."""
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, asyncpg.exceptions.DataError):
+            return True
+        state = getattr(cause, "sqlstate", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return True
+        cause = cause.__cause__
+    return False

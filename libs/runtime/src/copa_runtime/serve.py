@@ -1,7 +1,9 @@
 """Run one service: ``python -m copa_runtime.serve <service> [--port N] [--role api|worker|all]``.
 
 Migrates the service's database to head, then serves the app with uvicorn; SIGTERM and
-SIGINT stop it gracefully (workers cancelled, connections closed).
+SIGINT stop it gracefully (workers cancelled, connections closed). ``--migrate-only``
+migrates and exits (a Kubernetes Job or a compose one-shot), ``--no-migrate`` serves without
+migrating (the replicas that the Job migrated for).
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--role", type=ProcessRole, default=ProcessRole.ALL, choices=list(ProcessRole)
     )
-    parser.add_argument(
+    migrations = parser.add_mutually_exclusive_group()
+    migrations.add_argument(
         "--no-migrate",
         action="store_true",
         help="skip migrations (a separate job runs them, as on Kubernetes)",
+    )
+    migrations.add_argument(
+        "--migrate-only",
+        action="store_true",
+        help="migrate the database to head and exit, serving nothing (the migrations Job)",
     )
     args = parser.parse_args(argv)
 
@@ -39,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_migrate:
         logging.getLogger(__name__).info("migrating database")
         upgrade(definition.migrations_dir, settings.sqlalchemy_url)
+    if args.migrate_only:
+        return
     app = create_app(definition, settings, role=args.role)
     uvicorn.run(
         app,

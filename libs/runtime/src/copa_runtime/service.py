@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -11,6 +11,12 @@ from fastapi import APIRouter
 
 from copa_contracts.topic import Topic
 from copa_runtime.consumer import Subscription
+from copa_runtime.db import Database
+from copa_runtime.settings import Settings
+
+Worker = Callable[[Database, Settings], Coroutine[None, None, None]]
+"""A service's own background loop (a sender, a scheduler): runs in the worker role until
+cancelled, next to the outbox relay and the consumers."""
 
 ENTRY_POINT_GROUP = "copa.services"
 
@@ -30,6 +36,7 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     subscriptions: Sequence[Subscription] = ()
     produces: Sequence[Topic] = ()
+    workers: Sequence[Worker] = ()
     missing: Sequence[str] = field(default_factory=tuple)
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(default="", alias="COPA_JWT_SECRET")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     db_pool_size: int = Field(default=10, alias="COPA_DB_POOL_SIZE")
+    # Browser origins allowed to call the HTTP API (comma-separated, `*` for any); empty: no
+    # CORS headers at all (the public website of registration sets it).
+    cors_allow_origins: str = Field(default="", alias="COPA_CORS_ALLOW_ORIGINS")
 
     # The bus. fetch_max_wait_ms is the consumer's latency floor (ARCHITECTURE.md: 500 ms
     # gives p50 ~90 ms on the embedded broker, 10 ms gives ~6 ms).
