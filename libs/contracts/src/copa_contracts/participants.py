@@ -62,7 +62,9 @@ class ApplicationReceived(ParticipantEvent):
     """An application got its registration ID (reg 7.3) and holds a slot until paid.
 
     The slot is held until ``hold_expires_at`` (RULES §3, default 30 min) so that a payment can
-    never oversell; a held application is not yet a participant (only a paid one is, 7.3).
+    never oversell; a held application is not yet a participant (only a paid one is, 7.3). A
+    3000 m application holds nothing yet: the organizer's check of the qualifying result comes
+    first (reg 4.2.3), and ``awaiting`` says so.
     """
 
     event_type: ClassVar[str] = "participant.application-received"
@@ -75,11 +77,18 @@ class ApplicationReceived(ParticipantEvent):
     fee_kzt: Kzt = Field(description="Entry fee due for the distance (reg 7.5).")
     hold_expires_at: UtcDatetime | None = Field(
         description="When the held slot is released if still unpaid; none when nothing is held "
-        "(a corporate list entry, reg 7.2)."
+        "yet (``awaiting`` says why)."
     )
     qualification_required: bool = Field(
         description="The distance needs a qualifying result checked by an organizer before "
         "payment (3000 m, reg 4.2.3)."
+    )
+    awaiting: Literal["qualification_check", "company_transfer"] | None = Field(
+        default=None,
+        description="Why no slot is held: the qualifying result waits for an organizer's "
+        "check, after which the hold starts and payment opens (3000 m, reg 4.2.3; see "
+        "`participant.qualification-accepted`), or the company pays the list by bank transfer "
+        "(reg 7.2). None while a slot is held; absent from events published before it existed.",
     )
     corporate_batch_id: uuid.UUID | None = Field(
         default=None, description="Corporate batch the entry belongs to (reg 7.2), if any."
@@ -140,6 +149,11 @@ class ParticipantPaid(ParticipantEvent):
     paid_at: UtcDatetime = Field(description="When the payment was accepted.")
     corporate_batch_id: uuid.UUID | None = Field(
         default=None, description="Corporate batch the entry was paid with (reg 7.2), if any."
+    )
+    club: str | None = Field(
+        default=None,
+        max_length=200,
+        description="City or club the runner gave on the application, shown in start lists.",
     )
 
 
@@ -212,7 +226,8 @@ class FreeSlotRefused(ParticipantEvent):
 
 
 class QualificationAccepted(ParticipantEvent):
-    """An organizer verified the evidence of a qualifying result (reg 4.2.3, 3000 m)."""
+    """An organizer verified the evidence of a qualifying result (reg 4.2.3, 3000 m): the
+    slot is now held and the fee can be paid until ``hold_expires_at``."""
 
     event_type: ClassVar[str] = "participant.qualification-accepted"
 
@@ -224,6 +239,12 @@ class QualificationAccepted(ParticipantEvent):
     result_date: date = Field(description="Date of the result (within 3 years, reg 4.2.3).")
     accepted_by: ActorId = Field(description="Organizer who verified the evidence.")
     accepted_at: UtcDatetime = Field(description="When it was verified.")
+    hold_expires_at: UtcDatetime | None = Field(
+        default=None,
+        description="The slot is held for payment from now on and released if still unpaid "
+        "at this instant (RULES §3, default 30 min); absent from events published before it "
+        "existed.",
+    )
 
 
 class QualificationRefused(ParticipantEvent):
@@ -293,6 +314,12 @@ class RelayMember(BaseModel):
     gender: Gender = Field(description="Gender of the runner.")
     participant_id: uuid.UUID | None = Field(
         default=None, description="The runner's individual entry, if they have one too."
+    )
+    leg_bib: str | None = Field(
+        default=None,
+        max_length=16,
+        description="BIB the runner wears: the team BIB with the leg suffix, `<bib>-<leg>` "
+        "(RULES §3).",
     )
 
 
@@ -416,6 +443,56 @@ class EditionPostponed(Event):
     announced_at: UtcDatetime = Field(description="When it was announced.")
 
 
+# --- payments that need an organizer (reg 7.7, RULES §3) --------------------------------------
+
+
+class PaymentNeedsAttention(Event):
+    """Money arrived that could not be applied to an entry: it is recorded, never dropped.
+
+    RULES §3: a callback for an unknown ID, a wrong amount, or an expired hold whose slot is
+    gone is put in front of an organizer (reg 7.7 makes the money non-refundable, so it must be
+    seen). Keyed by the provider's transaction, which is applied at most once.
+    """
+
+    event_type: ClassVar[str] = "payment.needs-attention"
+
+    transaction_key: str = Field(
+        min_length=1,
+        max_length=200,
+        description="`<provider>:<transaction id>`: the partition key; one per provider payment.",
+    )
+    edition: EditionCode = Field(description="Edition the payment was received for.")
+    provider: str = Field(min_length=1, max_length=32, description="Payment provider's name.")
+    reason: Literal[
+        "unknown_id", "wrong_amount", "hold_expired_sold_out", "already_paid", "not_payable"
+    ] = Field(
+        description="Why it could not be applied: no such payment or registration ID, an "
+        "amount other than the one due, the hold expired and the slot is gone (RULES §3), the "
+        "entry was paid already, or the entry cannot be paid (refused)."
+    )
+    amount_kzt: Kzt | None = Field(
+        description="Amount received in whole tenge; none when it was not a whole KZT amount."
+    )
+    amount_received: str = Field(
+        max_length=64, description="Amount and currency exactly as the provider sent them."
+    )
+    expected_kzt: Kzt | None = Field(
+        default=None, description="Amount that was due, when the payment was matched."
+    )
+    participant_id: uuid.UUID | None = Field(
+        default=None, description="The entry the payment names, when it names one."
+    )
+    relay_team_id: uuid.UUID | None = Field(
+        default=None, description="The relay team the payment names, when it names one."
+    )
+    registration_number: RegistrationNumber | None = Field(
+        default=None, description="Registration ID the payer quoted, if any (reg 7.7)."
+    )
+    received_at: UtcDatetime = Field(description="When the callback arrived.")
+
+
+PAYMENT_EVENTS: tuple[type[Event], ...] = (PaymentNeedsAttention,)
+
 PARTICIPANT_EVENTS: tuple[type[Event], ...] = (
     ApplicationReceived,
     HoldExpired,
@@ -442,6 +519,7 @@ __all__ = [
     "CORPORATE_BATCH_EVENTS",
     "EDITION_EVENTS",
     "PARTICIPANT_EVENTS",
+    "PAYMENT_EVENTS",
     "RELAY_TEAM_EVENTS",
     "ApplicationReceived",
     "ApplicationRefused",
@@ -457,6 +535,7 @@ __all__ = [
     "ParticipantEvent",
     "ParticipantPaid",
     "PaymentMethod",
+    "PaymentNeedsAttention",
     "QualificationAccepted",
     "QualificationRefused",
     "RelayLegOrderChanged",

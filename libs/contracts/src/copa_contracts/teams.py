@@ -60,6 +60,12 @@ class TeamStanding(_Frozen):
         "team scoring (RULES §7; the regulations are silent)."
     )
     entries: tuple[TeamEntryScore, ...] = Field(description="The 10 entries and their points.")
+    tie_break: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Why the team is placed as it is among teams level on points (RULES §7); "
+        "none when no team has the same points.",
+    )
 
 
 class TeamStandingsUpdated(Event):

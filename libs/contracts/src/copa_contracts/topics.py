@@ -18,6 +18,7 @@ from copa_contracts.participants import (
     CORPORATE_BATCH_EVENTS,
     EDITION_EVENTS,
     PARTICIPANT_EVENTS,
+    PAYMENT_EVENTS,
     RELAY_TEAM_EVENTS,
 )
 from copa_contracts.ranking import (
@@ -70,6 +71,15 @@ EDITIONS = Topic(
     key="edition",
     description="Changes to the edition itself: a postponement to a new date (reg 16.1).",
     events=EDITION_EVENTS,
+    partitions=1,
+    producer=REGISTRATION,
+)
+PAYMENTS = Topic(
+    name="registration.payments.v1",
+    key="transaction_key",
+    description="Payments received that could not be applied (unknown ID, wrong amount, hold "
+    "expired and sold out) and wait for an organizer (reg 7.7, RULES §3).",
+    events=PAYMENT_EVENTS,
     partitions=1,
     producer=REGISTRATION,
 )
@@ -164,6 +174,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     RELAY_TEAMS,
     CORPORATE_BATCHES,
     EDITIONS,
+    PAYMENTS,
     READS,
     STARTS,
     PHOTO_FINISH,
