@@ -156,8 +156,12 @@ async def test_service_killed_between_storing_and_publishing_publishes_on_restar
         == []
     )
     ingest.start(role="all")  # restarted, the relay finds the stored events and sends them
-    events = await published(kafka_bootstrap, topics.READS.name, {"device_id": device}, 300)
-    assert len({e.event_id for e in events}) == len(events) == 300
+    events = await published(
+        kafka_bootstrap, topics.READS.name, {"device_id": device}, 300, timeout_s=90
+    )
+    assert len({e.event_id for e in events}) == len(events) == 300, ingest.log_path.read_text()[
+        -4000:
+    ]
 
 
 async def test_raw_ipico_lines_bad_checksum_reported_good_lines_kept(
@@ -203,9 +207,16 @@ async def test_zone_less_json_times_are_read_in_the_device_zone(service_process,
         answer = await client.post(
             "/reads", json=body, headers=auth(ingest.token("timing_device", device=device))
         )
+        reset = await client.put(
+            f"/devices/{device}",
+            json={"time_zone": None, "timing_point": None},
+            headers=auth(ingest.token("organizer")),
+        )
     assert answer.json()["new"] == 1
     [event] = await published(kafka_bootstrap, topics.READS.name, {"device_id": device}, 1)
     assert event.payload["read_at"].startswith("2024-03-17T08:00:00.123456")
+    assert reset.status_code == 200, reset.text  # null: back to the defaults (RULES §1)
+    assert (reset.json()["time_zone"], reset.json()["timing_point"]) == ("Asia/Almaty", "finish")
 
 
 async def test_bad_reads_are_refused_one_by_one_and_bad_bodies_get_problem_details(

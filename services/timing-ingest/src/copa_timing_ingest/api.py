@@ -436,7 +436,9 @@ async def list_devices(principal: Operator, session: Session) -> list[DeviceOut]
 
 class DeviceIn(BaseModel):
     name: str | None = Field(default=None, max_length=200)
-    time_zone: str | None = Field(default=None, description="IANA zone, e.g. Asia/Almaty.")
+    time_zone: str | None = Field(
+        default=None, description="IANA zone, e.g. Asia/Almaty; null: back to Asia/Almaty."
+    )
     timing_point: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=32)
     current_race_id: uuid.UUID | None = Field(
         default=None, description="Race an in-stream start signal belongs to."
@@ -459,6 +461,10 @@ async def configure_device(
             ) from None
     await ingest.register_contact(session, device_id, DEFAULT_ZONE)
     changes = settings.model_dump(exclude_unset=True)
+    # An explicit null puts a setting back to its default (the zone of RULES §1, the finish
+    # line, the device's id as its name).
+    defaults = {"time_zone": DEFAULT_ZONE, "timing_point": "finish", "name": device_id}
+    changes = {k: defaults[k] if v is None and k in defaults else v for k, v in changes.items()}
     if changes:
         assignments = ", ".join(f"{name} = :{name}" for name in changes)
         await session.execute(
