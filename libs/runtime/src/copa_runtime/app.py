@@ -147,7 +147,7 @@ def create_app(
             allow_origins=origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Correlation-ID", "Location"],
+            expose_headers=["X-Correlation-ID", "Location", "X-Total-Count", "ETag"],
         )
     _install_health(app, definition, settings, role)
     if role in (ProcessRole.API, ProcessRole.ALL):
