@@ -9,13 +9,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import httpx
 import msgspec
 from aiokafka import AIOKafkaConsumer
 
 from copa_contracts import topics
 from copa_contracts.envelope import Envelope
+from copa_runtime.db import Database
 from copa_timing_ingest.formats import ipico
+from copa_timing_ingest.publisher import republish_all_reads
 
 RACE_DAY = datetime(2024, 3, 17, 4, 0, tzinfo=UTC)  # 09:00 in Almaty (UTC+5 since 2024-03-01)
 
@@ -326,3 +329,68 @@ async def test_replay_republishes_a_device_reads_with_the_same_event_ids(
     )
     assert len(events) >= 200
     assert len({e.event_id for e in events}) == 100  # same ids: consumers apply each once
+
+
+async def test_a_read_committed_after_later_reads_is_still_published(
+    service_process, kafka_bootstrap
+):
+    """The reads table is the reads' outbox, published behind a cursor in commit order: a
+    transaction that took its row ids first and commits last must not be skipped."""
+    ingest = service_process("timing-ingest")
+    dsn = ingest.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    slow = await asyncpg.connect(dsn)
+    try:
+        held = slow.transaction()
+        await held.start()
+        await slow.execute(
+            "INSERT INTO reads (device_id, dedupe_key, event_id, chip, read_at, kind, "
+            "timing_point) VALUES ('slow-1', 'k1', $1, 'SLOW0001', $2, 'read', 'finish')",
+            uuid.uuid4(),
+            RACE_DAY,
+        )
+        device = f"reader-{uuid.uuid4().hex[:6]}"
+        async with httpx.AsyncClient(base_url=ingest.base_url) as client:
+            await client.post(
+                "/reads",
+                json=batch(1, 50),
+                headers=auth(ingest.token("timing_device", device=device)),
+            )
+        # Later reads are not published past the open transaction (it may hold lower ids)...
+        assert (
+            await published(kafka_bootstrap, topics.READS.name, {"device_id": device}, 1, 3)
+        ) == []
+        await held.commit()
+    finally:
+        await slow.close()
+    # ...and once it commits, its read and the later ones all go out.
+    assert len(await published(kafka_bootstrap, topics.READS.name, {"device_id": device}, 50)) == 50
+    [slow_read] = await published(kafka_bootstrap, topics.READS.name, {"device_id": "slow-1"}, 1)
+    assert slow_read.key == "SLOW0001"
+
+
+async def test_every_stored_read_can_be_sent_again_to_a_rebuilt_broker(
+    service_process, broker_factory
+):
+    """An embedded broker keeps nothing: after it restarts empty, the reads come back from
+    the store with their own event ids (ARCHITECTURE.md: the ingest store is the truth)."""
+    broker = broker_factory()
+    ingest = service_process("timing-ingest", role="api")
+    ingest.bootstrap = broker.bootstrap
+    ingest.stop()
+    ingest.start(role="all")
+    device = f"reader-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=ingest.base_url) as client:
+        await client.post(
+            "/reads", json=batch(1, 40), headers=auth(ingest.token("timing_device", device=device))
+        )
+    first = await published(broker.bootstrap, topics.READS.name, {"device_id": device}, 40)
+    broker.stop()
+    broker.start()  # the same address, nothing on it
+    db = Database(ingest.database_url, service="timing-ingest")
+    try:
+        async with db.unit_of_work() as session:
+            assert await republish_all_reads(session) == 40
+    finally:
+        await db.dispose()
+    again = await published(broker.bootstrap, topics.READS.name, {"device_id": device}, 40, 90)
+    assert {e.event_id for e in again} == {e.event_id for e in first}

@@ -5,6 +5,7 @@ from pathlib import Path
 from copa_contracts import topics
 from copa_runtime.service import ServiceDefinition
 from copa_timing_ingest.api import router
+from copa_timing_ingest.publisher import publish_reads
 
 definition = ServiceDefinition(
     name=topics.TIMING_INGEST,
@@ -15,4 +16,7 @@ definition = ServiceDefinition(
     migrations_dir=Path(__file__).parent / "migrations",
     routers=(router,),
     produces=(topics.READS, topics.STARTS, topics.PHOTO_FINISH),
+    # Reads are published from their own table (publisher.py); starts, photo-finish results
+    # and replays through the outbox.
+    workers=(publish_reads,),
 )
