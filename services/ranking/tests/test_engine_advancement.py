@@ -234,5 +234,6 @@ def test_runners_sharing_the_last_place_by_position_draw_lots_when_lanes_are_sho
 
 
 def test_a_distance_without_a_final_has_no_advancement() -> None:
-    with pytest.raises(EngineError):
-        AdvancementRule.copa(EDITION.distance("3000m").division, EDITION.lanes)
+    division = EDITION.distance("3000m").division
+    with pytest.raises(EngineError, match="no final"):
+        AdvancementRule.copa(division, EDITION.lanes)

@@ -6,8 +6,15 @@ import datetime as dt
 
 import pytest
 
-from copa_contracts.edition import load_edition
-from copa_ranking.engine import NoCategoryError, RaceGroup, category_for, full_age, race_group
+from copa_contracts.edition import AgeCategory, load_edition
+from copa_ranking.engine import (
+    NoCategoryError,
+    RaceGroup,
+    category_among,
+    category_for,
+    full_age,
+    race_group,
+)
 
 EDITION = load_edition()
 SPRINT = EDITION.distance("100m")
@@ -35,3 +42,15 @@ def test_the_oldest_category_is_open_ended() -> None:
 def test_nobody_under_the_youngest_category_has_a_group() -> None:
     with pytest.raises(NoCategoryError):
         category_for(SPRINT, "M", 17)
+
+
+def test_categories_given_by_hand_apply_within_each_gender() -> None:
+    bands = [
+        AgeCategory(gender="F", code="18-39", min_age=18, max_age=39),
+        AgeCategory(gender="M", code="18-39", min_age=18, max_age=39),
+        AgeCategory(gender="M", code="40+", min_age=40),
+    ]
+    assert category_among(bands, "M", 40).code == "40+"
+    assert category_among(bands, "F", 39).gender == "F"
+    with pytest.raises(NoCategoryError):
+        category_among(bands, "F", 40)  # the 40+ band is the men's only

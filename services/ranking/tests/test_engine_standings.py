@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from copa_contracts.edition import load_edition
 from copa_ranking.engine import (
+    EngineError,
     Performance,
     RaceGroup,
     RaceResult,
@@ -17,6 +19,7 @@ from copa_ranking.engine import (
     parse_duration_us,
     place_race,
     plan_group,
+    rank_by_time,
 )
 
 EDITION = load_edition()
@@ -192,6 +195,49 @@ def test_the_overall_standings_of_a_gender_rank_every_category_by_gun_time() -> 
     assert overall.entrants_count == 6
 
 
+def test_a_field_across_genders_and_races_is_ranked_by_raw_gun_time() -> None:
+    men = group_standings(
+        MEN_18, plan_group(2, SPRINT), [race("a", finishes({1: "11.0", 2: "12.0001"}))], RESULTS
+    )
+    women = group_standings(
+        RaceGroup("100m", "F", "18-34"),
+        plan_group(3, SPRINT),
+        [race("b", [*finishes({3: "12.0004", 4: "11.5"}), Performance.ruled(Ruling(5, "DNF"))])],
+        RESULTS,
+    )
+    field = rank_by_time([*women.entries, *men.entries], RESULTS)
+    # 12.0001 and 12.0004 are equal at the thousandth (RULES §5): one place, listed by BIB.
+    assert [(e.bib, e.place) for e in field] == [(1, 1), (4, 2), (2, 3), (3, 3), (5, None)]
+    assert field[0].category == "18-34"
+    assert field[0].race_id == "a"
+
+
+def test_ranked_by_net_time_the_runner_who_crossed_the_start_later_can_win() -> None:
+    entries = race(
+        "r",
+        [
+            Performance.finish(1, t("20:00"), net_time_us=t("19:50")),
+            Performance.finish(2, t("20:10"), net_time_us=t("19:30")),
+            Performance.finish(3, t("19:00")),  # the start mat missed the chip: no net time
+            Performance.ruled(Ruling(4, "DNS")),
+        ],
+    )
+    table = group_standings(MEN_18, plan_group(4, SPRINT), [entries], RESULTS)
+    by_gun = rank_by_time(table.entries, RESULTS)
+    by_net = rank_by_time(table.entries, RESULTS, "net")
+    assert [(e.bib, e.place) for e in by_gun] == [(3, 1), (1, 2), (2, 3), (4, None)]
+    assert [(e.bib, e.place) for e in by_net] == [(2, 1), (1, 2), (3, None), (4, None)]
+    assert gender_standings("100m", "M", [table], RESULTS, "net").entries == by_net
+
+
+def test_a_field_with_a_bib_twice_is_refused() -> None:
+    table = group_standings(
+        MEN_18, plan_group(1, SPRINT), [race("a", finishes({1: "11.0"}))], RESULTS
+    )
+    with pytest.raises(EngineError):
+        rank_by_time([*table.entries, *table.entries], RESULTS)
+
+
 # --- properties -------------------------------------------------------------------------------
 
 
@@ -229,3 +275,33 @@ def test_timed_final_standings_list_every_runner_once_in_a_valid_ranking(
         for b in finishers:
             if a.gun_time_us == b.gun_time_us:
                 assert a.place == b.place
+
+
+@given(timed_final_rounds(), st.sampled_from(["gun", "net"]), st.data())
+def test_a_field_ranked_by_time_is_a_valid_ranking_of_its_finishers(
+    races: list[RaceResult], basis: str, data: st.DataObject
+) -> None:
+    group = RaceGroup("3000m", "M", "18-34")
+    entries = [
+        # a start-line offset of 0-3 ms, or no net time at all (the start mat missed the chip)
+        e._replace(net_time_us=None if offset is None else e.gun_time_us - offset)
+        if e.gun_time_us is not None
+        else e
+        for e in group_standings(group, plan_group(100, LONG), races, RESULTS).entries
+        for offset in [data.draw(st.none() | st.integers(0, 3_000))]
+    ]
+    field = rank_by_time(reversed(entries), RESULTS, basis)  # type: ignore[arg-type]
+    assert sorted(e.bib for e in field) == sorted(e.bib for e in entries)
+    placed = [e for e in field if e.place is not None]
+    assert all(e.place is None for e in field[len(placed) :])  # placed ones come first
+    for index, entry in enumerate(placed):
+        time = entry.gun_time_us if basis == "gun" else entry.net_time_us
+        assert time is not None
+        if index == 0:
+            assert entry.place == 1
+            continue
+        before = placed[index - 1]
+        before_time = before.gun_time_us if basis == "gun" else before.net_time_us
+        assert before_time is not None
+        tied = -(-before_time // 1000) == -(-time // 1000)
+        assert entry.place == (before.place if tied else index + 1)

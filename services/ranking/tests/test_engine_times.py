@@ -16,6 +16,7 @@ from copa_ranking.engine import (
     PhotoFinish,
     PhotoPlacing,
     Ruling,
+    duration_form,
     format_duration,
     from_instant_us,
     instant_us,
@@ -94,6 +95,25 @@ def test_durations_format_for_display() -> None:
     assert format_duration(t("10.01")) == "10.01"
     assert format_duration(t("3:05.27")) == "3:05.27"
     assert format_duration(t("1:02:03.5"), 6) == "1:02:03.500000"
+
+
+def test_a_column_of_times_shows_every_time_in_the_form_of_its_longest() -> None:
+    times = [t("59.991"), t("1:00.00"), t("9.87")]
+    form = duration_form(max(times))
+    assert form == "m:ss"
+    assert [format_duration(official_time_us(x, RESULTS), 2, form) for x in times] == [
+        "1:00.00",
+        "1:00.00",
+        "0:09.87",
+    ]
+    assert format_duration(t("9.87"), 2, "h:mm:ss") == "0:00:09.87"
+    assert format_duration(t("1:02:03.5"), 2, "s") == "1:02:03.50"  # never fewer fields
+
+
+@given(st.integers(0, 10**11), st.sampled_from(["s", "m:ss", "h:mm:ss"]))
+def test_a_formatted_time_parses_back_to_itself(raw_us: int, form: str) -> None:
+    shown = official_time_us(raw_us, RESULTS)
+    assert parse_duration_us(format_duration(shown, 2, form)) == shown  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1:75.00", "10.1234567"])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Column
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 
@@ -22,3 +25,7 @@ class RosterEntry(SQLModel, table=True):
     category: str | None = Field(default=None, max_length=20)
     chip: str | None = Field(default=None, max_length=64, unique=True)
     updated_at: datetime | None = None
+    contact: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    club: str | None = None
+    ban: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    """The organizer's ban, if any: clause, reason, by whom, when (reg 7.11)."""

@@ -60,10 +60,23 @@ def full_age(born_on: dt.date, on: dt.date) -> int:
 
 def category_for(distance: DistanceConfig, gender: Gender, age: int) -> AgeCategory:
     """The age category of a runner of ``gender`` and exact ``age`` (reg 4.2.1-4.2.3)."""
-    for category in distance.categories(gender):
-        if category.admits(age):
+    try:
+        return category_among(distance.categories(gender), gender, age)
+    except NoCategoryError:
+        raise NoCategoryError(
+            f"{distance.code}: no category for gender {gender}, age {age}"
+        ) from None
+
+
+def category_among(categories: Iterable[AgeCategory], gender: Gender, age: int) -> AgeCategory:
+    """The first of ``categories`` of ``gender`` that admits exact ``age`` (reg 4.2, 5.2).
+
+    Categories apply within each gender (reg 4.2): one of another gender never admits.
+    """
+    for category in categories:
+        if category.gender == gender and category.admits(age):
             return category
-    raise NoCategoryError(f"{distance.code}: no category for gender {gender}, age {age}")
+    raise NoCategoryError(f"no category for gender {gender}, age {age}")
 
 
 def race_group(distance: DistanceConfig, gender: Gender, age: int) -> RaceGroup:
@@ -86,6 +99,7 @@ __all__ = [
     "Entrant",
     "NoCategoryError",
     "RaceGroup",
+    "category_among",
     "category_for",
     "full_age",
     "race_group",

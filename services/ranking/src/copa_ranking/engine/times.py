@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from copa_contracts.edition import ResultRules
 from copa_ranking.engine.judges import JudgesException
@@ -72,8 +72,24 @@ def from_instant_us(instant: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=instant)
 
 
-def format_duration(duration_us: int, decimals: int = 2) -> str:
-    """``10.01``, ``3:05.27``, ``1:02:03.000000``: truncated to ``decimals`` (round first)."""
+DurationForm = Literal["s", "m:ss", "h:mm:ss"]
+"""How many fields a formatted duration shows at least: ``9.87``, ``0:09.87``, ``0:00:09.87``."""
+
+_FORMS: tuple[DurationForm, ...] = ("s", "m:ss", "h:mm:ss")
+
+
+def duration_form(duration_us: int) -> DurationForm:
+    """The shortest form that shows ``duration_us`` without a leading zero field."""
+    whole_s = abs(duration_us) // 1_000_000
+    return "h:mm:ss" if whole_s >= 3600 else "m:ss" if whole_s >= 60 else "s"
+
+
+def format_duration(duration_us: int, decimals: int = 2, form: DurationForm = "s") -> str:
+    """``10.01``, ``3:05.27``, ``1:02:03.000000``: truncated to ``decimals`` (round first).
+
+    ``form`` is the least the text shows: a column of times formatted with the form of its
+    longest (:func:`duration_form`) reads alike on every line (``0:59.99``, ``1:00.00``).
+    """
     if not 0 <= decimals <= 6:
         raise EngineError("decimals must be 0..6")
     sign = "-" if duration_us < 0 else ""
@@ -81,9 +97,10 @@ def format_duration(duration_us: int, decimals: int = 2) -> str:
     hours, rest = divmod(whole_s, 3600)
     minutes, seconds = divmod(rest, 60)
     fraction = f".{micro:06d}"[: decimals + 1] if decimals else ""
-    if hours:
+    fields = max(_FORMS.index(form), _FORMS.index(duration_form(duration_us)))
+    if fields == 2:
         return f"{sign}{hours}:{minutes:02d}:{seconds:02d}{fraction}"
-    if minutes:
+    if fields == 1:
         return f"{sign}{minutes}:{seconds:02d}{fraction}"
     return f"{sign}{seconds}{fraction}"
 
@@ -352,12 +369,14 @@ def _by_bib(items: Iterable[_Judged], in_race: set[Bib], what: str) -> dict[Bib,
 
 
 __all__ = [
+    "DurationForm",
     "ManualTime",
     "Performance",
     "PhotoFinish",
     "PhotoPlacing",
     "Resolution",
     "Ruling",
+    "duration_form",
     "format_duration",
     "from_instant_us",
     "instant_us",
