@@ -1,29 +1,15 @@
-"""Registration's tables (models.py naming after the full-stack FastAPI template)."""
+"""Registration's tables are created by `migrations/versions/0001_initial.py` (plain SQL, one
+place) and read with SQL in the service functions; this module names the states they hold.
 
-from __future__ import annotations
+* ``applications.status``: ``held`` (slot held until ``hold_expires_at``), ``paid`` (a
+  participant with a BIB, reg 7.3), ``expired`` (hold ran out, RULES §3), ``refused`` (with
+  reason and clause), ``awaiting_qualification`` (3000 m, evidence with an organizer, reg 4.2.3),
+  ``listed`` (on a corporate list awaiting the bank transfer, reg 7.2).
+* ``capacity``: one row per scope (``total``, each distance, ``relay``, ``free_pool``) with
+  ``paid`` and ``held`` slots and the next BIB (RULES §3: issued in order, never reused).
+* ``provider_transactions``: every provider payment once (primary key provider + transaction
+  id); ``outcome`` ``applied``, ``unmatched`` (for an organizer) or ``ignored``.
+"""
 
-import uuid
-from datetime import datetime
-
-from sqlalchemy import Column, DateTime, func
-from sqlmodel import Field, SQLModel
-
-
-class ApplicationBase(SQLModel):
-    full_name: str = Field(max_length=200)
-    email: str = Field(max_length=320)
-    distance: str = Field(max_length=20, description="100m, 1000m or 3000m (reg 4.1)")
-    language: str = Field(default="ru", max_length=2, description="ru, kk or en")
-
-
-class Application(ApplicationBase, table=True):
-    """An application for a distance; it becomes a participant once paid (reg 7.3)."""
-
-    __tablename__ = "applications"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    status: str = Field(default="received", max_length=20, index=True)
-    created_at: datetime | None = Field(
-        default=None,
-        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
-    )
+APPLICATION_STATES = ("held", "paid", "expired", "refused", "awaiting_qualification", "listed")
+LIVE_STATES = ("held", "paid", "awaiting_qualification", "listed")
