@@ -15,11 +15,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_contracts import topics
 from copa_contracts.common import Contact
 from copa_contracts.participants import KitIssued, ParticipantPaid
-from copa_runtime.app import create_app
+from copa_runtime.app import ProcessRole, create_app, get_session
 from copa_runtime.auth import Principal, Role, issue_token, require_roles
 from copa_runtime.migrations import upgrade_async
 from copa_runtime.outbox import add_event
@@ -27,12 +28,15 @@ from copa_runtime.service import ServiceDefinition, load_service, service_names
 from copa_runtime.settings import Settings
 
 SECRET = "test-secret-" + uuid.uuid4().hex
-SKELETONS = {"registration", "ranking", "teams", "notifications"}  # their issues are open
+SKELETONS = {"registration", "notifications"}  # their services say what they lack
 
 
 @asynccontextmanager
 async def running_service(
-    definition: ServiceDefinition, postgres_server, kafka_bootstrap: str
+    definition: ServiceDefinition,
+    postgres_server,
+    kafka_bootstrap: str,
+    role: ProcessRole = ProcessRole.ALL,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     database = f"svc_{definition.name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
     url = await postgres_server.create_database(database)
@@ -43,7 +47,7 @@ async def running_service(
         COPA_JWT_SECRET=SECRET,
         COPA_SERVICE=definition.name,
     )  # type: ignore[call-arg]
-    app = create_app(definition, settings)
+    app = create_app(definition, settings, role=role)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -99,6 +103,21 @@ async def test_readiness_fails_when_the_broker_is_gone(postgres_server, broker_f
         assert down.json()["checks"]["database"] == "ok"
 
 
+async def test_the_http_tier_stays_ready_while_the_broker_is_gone(postgres_server, broker_factory):
+    """An API process writes to its database only: a broker outage is reported, and it keeps
+    taking requests (its events wait in the outbox)."""
+    broker = broker_factory()
+    definition = load_service("timing-ingest")
+    async with running_service(definition, postgres_server, broker.bootstrap, ProcessRole.API) as (
+        client,
+        _,
+    ):
+        broker.stop()
+        answer = await client.get("/readyz")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["checks"]["broker"].startswith("unavailable")
+
+
 async def test_roles_guard_endpoints_and_errors_are_problem_details(
     postgres_server, kafka_bootstrap
 ):
@@ -113,6 +132,10 @@ async def test_roles_guard_endpoints_and_errors_are_problem_details(
     @router.get("/count/{n}")
     async def count(n: int) -> dict[str, int]:
         return {"n": n}
+
+    @router.post("/note")
+    async def note(body: dict[str, str], session: AsyncSession = Depends(get_session)) -> str:
+        return str((await session.execute(text("SELECT CAST(:v AS text)"), body)).scalar())
 
     base = load_service("teams")
     definition = ServiceDefinition(
@@ -139,16 +162,27 @@ async def test_roles_guard_endpoints_and_errors_are_problem_details(
         invalid = await client.get("/count/seven")
         assert invalid.status_code == 422
         assert invalid.json()["errors"][0]["location"] == ["path", "n"]
+        # A value the database refuses (a NUL in text) is the client's error, not a 500.
+        assert (await client.post("/note", json={"v": "fine"})).json() == "fine"
+        refused = await client.post("/note", json={"v": "nul\u0000here"})
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def test_ranking_roster_follows_participant_events(postgres_server, kafka_bootstrap):
+async def test_ranking_roster_follows_participant_events(postgres_server, broker_factory):
+    # A broker of its own: ranking's roster reads the participants topic from the start, and
+    # the session's shared one carries every other test's runners.
+    kafka_bootstrap = broker_factory().bootstrap
     registration = load_service("registration")
     ranking = load_service("ranking")
     participant = uuid.uuid4()
+    # Other tests share the broker: this runner's BIB and chip are its own.
+    bib = 90_000 + uuid.uuid4().int % 9_000
+    chip = f"ROSTER-{uuid.uuid4().hex[:10]}"
     contact = Contact(
         first_name="Aigerim", last_name="Nurlanovna", email="a@example.kz", language="kk"
     )
@@ -160,7 +194,7 @@ async def test_ranking_roster_follows_participant_events(postgres_server, kafka_
         distance="100m",
         gender="F",
         age_category="18-34",
-        bib=17,
+        bib=bib,
         amount_kzt=5000,
         payment_method="online",
         paid_at=datetime.now(UTC),
@@ -170,8 +204,8 @@ async def test_ranking_roster_follows_participant_events(postgres_server, kafka_
         registration_number="R-000001",
         edition="2024",
         contact=contact,
-        bib=17,
-        chip="000000012345",
+        bib=bib,
+        chip=chip,
         chip_pre_paired=False,
         collected_by_proxy=False,
         issued_at=datetime.now(UTC),
@@ -194,7 +228,11 @@ async def test_ranking_roster_follows_participant_events(postgres_server, kafka_
                 async with ranking_db.unit_of_work() as session:
                     row = (
                         await session.execute(
-                            text("SELECT bib, chip, full_name, distance FROM roster")
+                            text(
+                                "SELECT bib, chip, full_name, distance FROM roster "
+                                "WHERE participant_id = :p"
+                            ),
+                            {"p": participant},
                         )
                     ).first()
                 if row is not None and row.chip is not None:
@@ -203,4 +241,4 @@ async def test_ranking_roster_follows_participant_events(postgres_server, kafka_
         finally:
             await ranking_db.dispose()
     assert row is not None
-    assert tuple(row) == ("17", "000000012345", "Aigerim Nurlanovna", "100m")
+    assert tuple(row) == (str(bib), chip, "Aigerim Nurlanovna", "100m")

@@ -201,8 +201,9 @@ def test_rank_by_net_time_puts_the_late_starter_first_and_still_shows_the_gun_ti
 
 
 def test_a_runner_without_a_times_line_is_listed_without_a_place_and_named(tmp_path: Path) -> None:
+    out = tmp_path / "results.csv"
     done, rows = compute(
-        tmp_path, ["1,Ana,M,30,18-34,", "2,Bek,M,31,18-34,"], ["1,10.0,,"], "--out", "x.csv"
+        tmp_path, ["1,Ana,M,30,18-34,", "2,Bek,M,31,18-34,"], ["1,10.0,,"], "--out", str(out)
     )
     assert done.returncode == 0, done.stderr
     assert rows == []  # with --out nothing goes to standard output
