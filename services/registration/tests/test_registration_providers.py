@@ -135,3 +135,12 @@ def test_cloudpayments_checkout_check_and_pay_against_the_service(
             f"/applications/{created['registration_id']}", headers=h.token_header(created)
         ).json()
         assert (state["status"], state["amount_paid_kzt"], state["bib"]) == ("paid", 5000, 1)
+
+
+def test_checkout_widget_options_cannot_close_their_script_element() -> None:
+    from copa_registration.api import _script_json
+
+    text = _script_json({"description": "Copa </script><script>alert(1)</script> <!--"})
+    assert "<" not in text
+    assert ">" not in text
+    assert json.loads(text) == {"description": "Copa </script><script>alert(1)</script> <!--"}

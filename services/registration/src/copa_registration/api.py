@@ -320,9 +320,14 @@ async def cloudpayments_checkout(payment_id: uuid.UUID, session: Session, ctx: C
 <script src="{html.escape(ctx.settings.cloudpayments_widget_url)}"></script></head>
 <body><p>{row.amount_kzt} KZT</p><button id="pay">Pay</button><script>
 document.getElementById('pay').onclick = function () {{
-  new cp.CloudPayments().pay('charge', {json.dumps(options)}, {{}});
+  new cp.CloudPayments().pay('charge', {_script_json(options)}, {{}});
 }};
 </script></body></html>"""
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a ``<script>`` element: no ``</script>`` or ``<!--`` can close it."""
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 # --- the sandbox provider --------------------------------------------------------------------
