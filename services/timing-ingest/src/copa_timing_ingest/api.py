@@ -178,8 +178,9 @@ def _all_valid_reads(body: bytes, device: PostingDevice) -> list[IncomingRead] |
         except ValueError:
             return None
         if at.tzinfo is None:  # zone-less: the device's clock, in its configured zone
-            at = at.replace(tzinfo=zone)
-        at = at.astimezone(UTC)
+            at = at.replace(tzinfo=zone).astimezone(UTC)
+        elif at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
         point = points.get(location)
         if point is None:
             point = points[location] = timing_point(location, device.timing_point)

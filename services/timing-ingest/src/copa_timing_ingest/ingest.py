@@ -153,10 +153,10 @@ _STORE_READS = text(
     "WITH stored AS ("
     "INSERT INTO reads (device_id, dedupe_key, event_id, chip, read_at, kind, timing_point, "
     "antenna, seq, rssi) "
-    "SELECT :device, r.key, r.event_id, r.chip, r.at, r.kind, r.point, r.antenna, r.seq, r.rssi "
-    "FROM ROWS FROM (json_to_recordset(CAST(:reads AS json)) AS (key text, event_id uuid, "
-    "chip text, at timestamptz, kind text, point text, antenna int, seq bigint, rssi int)) "
-    "WITH ORDINALITY AS r(key, event_id, chip, at, kind, point, antenna, seq, rssi, n) "
+    "SELECT :device, r.k, r.e, r.c, r.t, r.d, r.p, r.a, r.s, r.r "
+    "FROM ROWS FROM (json_to_recordset(CAST(:reads AS json)) AS (k text, e uuid, c text, "
+    "t timestamptz, d text, p text, a int, s bigint, r int)) "
+    "WITH ORDINALITY AS r(k, e, c, t, d, p, a, s, r, n) "
     "ORDER BY r.n "
     "ON CONFLICT ON CONSTRAINT reads_once_per_device DO NOTHING RETURNING 1"
     "), counted AS (SELECT count(*) AS new FROM stored), "
@@ -190,17 +190,18 @@ async def store(
         report.starts = await _store_guns(session, device, guns)
     if chip_reads:
         identified = [(read, read.event_id(device.id)) for read in chip_reads]
+        # One-letter keys: the document is parsed once per post by PostgreSQL (_STORE_READS).
         rows = [
             {
-                "key": read.dedupe_key,
-                "event_id": event_id,
-                "chip": read.chip,
-                "at": read.at,
-                "kind": read.kind,
-                "point": read.timing_point,
-                "antenna": read.antenna,
-                "seq": read.seq,
-                "rssi": read.rssi,
+                "k": read.dedupe_key,
+                "e": event_id,
+                "c": read.chip,
+                "t": read.at,
+                "d": read.kind,
+                "p": read.timing_point,
+                "a": read.antenna,
+                "s": read.seq,
+                "r": read.rssi,
             }
             for read, event_id in identified
         ]
