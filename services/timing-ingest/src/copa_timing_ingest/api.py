@@ -27,13 +27,7 @@ from copa_runtime.outbox import add_events
 from copa_runtime.problems import Problem
 from copa_timing_ingest import ingest
 from copa_timing_ingest.formats import Rejection, UnknownFormatError, parse
-from copa_timing_ingest.ingest import (
-    IncomingRead,
-    PostingDevice,
-    content_key,
-    iso_instants,
-    timing_point,
-)
+from copa_timing_ingest.ingest import IncomingRead, PostingDevice, json_read, timing_point
 
 MAX_BATCH = 10_000
 DEFAULT_ZONE = "Asia/Almaty"  # RULES §1; a device's own zone is set by an organizer
@@ -121,21 +115,14 @@ def _json_read(item: Any, index: int, device: PostingDevice) -> IncomingRead:
     if location is not None and (not isinstance(location, str) or "\x00" in location):
         raise ValueError("location must be a string (no NUL)")
     point = timing_point(location, device.timing_point)
-    seq = numbers["seq"]
-    key = (
-        f"seq:{seq}|{chip}|{at.isoformat()}"
-        if seq is not None
-        else content_key(chip, at, kind, point, numbers["antenna"])
-    )
-    return IncomingRead(
+    return json_read(
         chip=chip,
         at=at,
         kind=kind,
-        timing_point=point,
+        point=point,
         antenna=numbers["antenna"],
-        seq=seq,
+        seq=numbers["seq"],
         rssi=numbers["rssi"],
-        dedupe_key=key,
         line=index + 1,
     )
 
@@ -184,24 +171,16 @@ def _all_valid_reads(body: bytes, device: PostingDevice) -> list[IncomingRead] |
         point = points.get(location)
         if point is None:
             point = points[location] = timing_point(location, device.timing_point)
-        seq = read.seq
-        iso, iso_us = iso_instants(at)
         incoming.append(
-            IncomingRead(
+            json_read(
                 chip=chip,
                 at=at,
                 kind=read.kind,
-                timing_point=point,
+                point=point,
                 antenna=read.antenna,
-                seq=seq,
+                seq=read.seq,
                 rssi=read.rssi,
-                dedupe_key=(
-                    f"seq:{seq}|{chip}|{iso}"
-                    if seq is not None
-                    else content_key(chip, at, read.kind, point, read.antenna)
-                ),
                 line=index + 1,
-                instant=iso_us,
             )
         )
     return incoming

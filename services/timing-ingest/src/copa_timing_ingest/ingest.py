@@ -25,7 +25,7 @@ from copa_contracts import topics
 from copa_contracts.timing import ChipRead, StartSignal, chip_read_event_key
 from copa_runtime.outbox import add_event_payloads, add_events
 from copa_timing_ingest.formats import Passing, Rejection
-from copa_timing_ingest.publisher import chip_read_payload
+from copa_timing_ingest.publisher import READ_COLUMNS, chip_read_payload
 
 _POINT_CHARS = re.compile(r"[^a-z0-9-]+")
 
@@ -127,6 +127,28 @@ def from_passing(passing: Passing, device: PostingDevice) -> IncomingRead:
 def content_key(chip: str, at: datetime, kind: str, point: str, antenna: int | None) -> str:
     digest = hashlib.sha256(f"{chip}|{at.isoformat()}|{kind}|{point}|{antenna}".encode())
     return "sha256:" + digest.hexdigest()
+
+
+def json_read(
+    *,
+    chip: str,
+    at: datetime,
+    kind: str,
+    point: str,
+    antenna: int | None,
+    seq: int | None,
+    rssi: int | None,
+    line: int,
+) -> IncomingRead:
+    """A read of a JSON batch (``at`` in UTC) with its dedupe key (RULES §6): the device's
+    sequence number with chip and instant, else the whole content."""
+    iso, iso_us = iso_instants(at)
+    key = (
+        f"seq:{seq}|{chip}|{iso}"
+        if seq is not None
+        else content_key(chip, at, kind, point, antenna)
+    )
+    return IncomingRead(chip, at, kind, point, antenna, seq, rssi, key, line, iso_us)
 
 
 async def register_contact(
@@ -295,10 +317,7 @@ async def replay(session: AsyncSession, device_id: str) -> int:
     table's own cursor goes on); replaying twice queues the same rows again."""
     rows = (
         await session.execute(
-            text(
-                "SELECT event_id, device_id, chip, read_at, kind, timing_point, antenna, seq, "
-                "received_at FROM reads WHERE device_id = :d ORDER BY id"
-            ),
+            text(f"SELECT {READ_COLUMNS} FROM reads WHERE device_id = :d ORDER BY id"),
             {"d": device_id},
         )
     ).all()

@@ -40,22 +40,21 @@ from copa_runtime.settings import Settings
 
 STREAM = "bus"
 
-_CURSOR = text("SELECT txid, read_id FROM reads_publication WHERE stream = :stream")
-# Columns in the order :func:`chip_read_envelope` unpacks them.
+READ_COLUMNS = (
+    "id, txid, event_id, device_id, chip, read_at, kind, timing_point, antenna, seq, received_at"
+)
+"""A stored read's columns in the order :func:`chip_read_payload` unpacks them."""
+
+# The cursor is read in the same statement: one round trip per batch.
 _NEXT_READS = (
-    "SELECT id, txid, event_id, device_id, chip, read_at, kind, timing_point, antenna, seq, "
-    "received_at FROM reads "
-    "WHERE (txid, id) > ($1, $2) "
+    f"SELECT {READ_COLUMNS} FROM reads "
+    "WHERE (txid, id) > (SELECT txid, read_id FROM reads_publication WHERE stream = $1) "
     "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
-    "ORDER BY txid, id LIMIT $3"
+    "ORDER BY txid, id LIMIT $2"
 )
 _ADVANCE = text(
     "UPDATE reads_publication SET txid = :txid, read_id = :read_id, moved_at = now() "
     "WHERE stream = :stream"
-)
-_PENDING = text(
-    "SELECT count(*) FROM reads r, reads_publication p "
-    "WHERE p.stream = :stream AND (r.txid, r.id) > (p.txid, p.read_id)"
 )
 
 
@@ -68,44 +67,36 @@ class _Record(NamedTuple):
 _ENCODE = msgspec.json.encode
 
 
-def chip_read_payload(row: Any) -> dict[str, Any]:
-    """A stored read (a ``reads`` row) as its ``chip.read`` payload (ChipRead's schema)."""
+def chip_read_payload(row: Sequence[Any]) -> dict[str, Any]:
+    """A stored read, its :data:`READ_COLUMNS` in order, as its ``chip.read`` payload
+    (ChipRead's schema). Unpacked by position: the publisher's hot path."""
+    _, _, _, device_id, chip, read_at, kind, point, antenna, seq, received_at = row
     return {
-        "chip": row.chip,
-        "device_id": row.device_id,
-        "timing_point": row.timing_point,
-        "antenna": row.antenna,
-        "read_at": row.read_at,
-        "device_sequence": row.seq,
-        "kind": row.kind,
-        "received_at": row.received_at,
+        "chip": chip,
+        "device_id": device_id,
+        "timing_point": point,
+        "antenna": antenna,
+        "read_at": read_at,
+        "device_sequence": seq,
+        "kind": kind,
+        "received_at": received_at,
     }
 
 
 def chip_read_envelope(row: Sequence[Any], producer: str = topics.TIMING_INGEST) -> bytes:
-    """A stored read, a row of ``_NEXT_READS``, as its ``chip.read`` envelope's JSON (the
-    shape ``Envelope.wrap`` writes; proven equal by the tests). The instant it occurred is
-    when it was stored. Unpacked by position: the publisher's hot path."""
-    _, _, event_id, device_id, chip, read_at, kind, point, antenna, seq, received_at = row
+    """A stored read (:data:`READ_COLUMNS`) as its ``chip.read`` envelope's JSON (the shape
+    ``Envelope.wrap`` writes; proven equal by the tests). The instant it occurred is when it
+    was stored."""
     return _ENCODE(
         {
-            "event_id": event_id,
-            "key": chip,
+            "event_id": row[2],
+            "key": row[4],
             "type": _TYPE,
             "version": _VERSION,
-            "occurred_at": received_at,
+            "occurred_at": row[10],
             "producer": producer,
             "correlation_id": None,
-            "payload": {
-                "chip": chip,
-                "device_id": device_id,
-                "timing_point": point,
-                "antenna": antenna,
-                "read_at": read_at,
-                "device_sequence": seq,
-                "kind": kind,
-                "received_at": received_at,
-            },
+            "payload": chip_read_payload(row),
         }
     )
 
@@ -123,12 +114,11 @@ class ReadsRelay(OutboxRelay):
     async def publish_once(self, producer: Any) -> int:
         started = time.perf_counter()
         async with self.db.unit_of_work() as session:
-            cursor = (await session.execute(_CURSOR, {"stream": STREAM})).one()
             # asyncpg's own records, not SQLAlchemy rows: thousands per batch, and building
             # result rows cost more than encoding the envelopes.
             raw = await (await session.connection()).get_raw_connection()
             rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-                _NEXT_READS, cursor.txid, cursor.read_id, self.batch_size
+                _NEXT_READS, STREAM, self.batch_size
             )
             if not rows:
                 return 0
@@ -156,11 +146,6 @@ async def publish_reads(db: Database, settings: Settings) -> None:
         idle_poll_s=settings.relay_idle_poll_s,
     )
     await relay.run()
-
-
-async def pending_reads(session: AsyncSession) -> int:
-    """Stored reads not yet on the bus (some may wait for older transactions to end)."""
-    return int((await session.execute(_PENDING, {"stream": STREAM})).scalar_one())
 
 
 async def republish_all_reads(session: AsyncSession) -> int:
