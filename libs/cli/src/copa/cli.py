@@ -3,6 +3,7 @@
     copa up        the whole platform in the foreground (Ctrl-C stops it)
     copa status    is every component answering? (--json for scripts)
     copa token     a JWT for calling the APIs of the local platform
+    copa republish refill the broker from the services' outboxes (after it lost its content)
 
 Heavy imports happen inside the commands, so ``copa --help`` and ``copa status`` stay fast.
 """
@@ -128,6 +129,26 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl-hours", type=float, default=12.0, metavar="N", help="lifetime (default: 12)"
     )
     token.set_defaults(command=_token)
+
+    republish = commands.add_parser(
+        "republish",
+        help="refill the broker from every service's outbox and timing ingest's reads",
+        description=(
+            "Ask each service of the running platform (`copa up`, .copa/run/platform.json) to "
+            "publish again every event it ever published, in order and with the same event "
+            "ids (consumers skip what they have): for a broker that lost its content, such "
+            "as the embedded one after a restart."
+        ),
+    )
+    republish.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        dest="services",
+        metavar="NAME",
+        help="only this service (repeatable; default: all five)",
+    )
+    republish.set_defaults(command=_republish)
 
     timing = commands.add_parser("timing", help="timing tools that need no running services")
     timing_commands = timing.add_subparsers(
@@ -261,6 +282,12 @@ def _status(args: argparse.Namespace) -> int:
         )
     healthy = bool(probes) and all(probe.healthy for probe in probes)
     return 0 if healthy and not stale else 1
+
+
+def _republish(args: argparse.Namespace) -> int:
+    from copa.republish import republish
+
+    return republish(CopaHome.locate(), args.services)
 
 
 def _token(args: argparse.Namespace) -> int:

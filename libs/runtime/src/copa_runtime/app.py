@@ -17,13 +17,15 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_runtime import metrics
+from copa_runtime.auth import Principal, Role, require_roles
 from copa_runtime.consumer import BatchConsumer
 from copa_runtime.db import Database
 from copa_runtime.logging import correlation_id
-from copa_runtime.outbox import OutboxRelay, backlog
+from copa_runtime.outbox import OutboxRelay, backlog, republish
 from copa_runtime.problems import install_problem_handlers
 from copa_runtime.service import ServiceDefinition
 from copa_runtime.settings import Settings
@@ -151,9 +153,41 @@ def create_app(
         )
     _install_health(app, definition, settings, role)
     if role in (ProcessRole.API, ProcessRole.ALL):
+        _install_operations(app, definition)
         for router in definition.routers:
             app.include_router(router)
     return app
+
+
+class RepublishOut(BaseModel):
+    service: str
+    republished: dict[str, int] = Field(
+        description="Events queued again, by stream: `outbox` (every event this service "
+        "produced through its outbox), and the service's own streams (timing ingest: `reads`)."
+    )
+
+
+def _install_operations(app: FastAPI, definition: ServiceDefinition) -> None:
+    @app.post(
+        "/ops/republish",
+        tags=["operations"],
+        response_model=RepublishOut,
+        summary="Queue every event this service ever published for publication again",
+    )
+    async def republish_everything(
+        request: Request, principal: Principal = Depends(require_roles(Role.ORGANIZER))
+    ) -> RepublishOut:
+        """For a broker that lost its content (the embedded one keeps nothing across a
+        restart): every event goes out again in its original order with its own event id, so
+        consumers that applied it skip it and the broker holds the whole stream again.
+        ``copa republish`` calls this on every service of the running platform."""
+        runtime: Runtime = request.app.state.runtime
+        async with runtime.db.unit_of_work() as session:
+            counts = {"outbox": await republish(session)}
+            for name, republisher in definition.republishers.items():
+                counts[name] = await republisher(session)
+        log.info("republish requested", extra={"by": principal.subject, "counts": counts})
+        return RepublishOut(service=definition.name, republished=counts)
 
 
 def _install_observability(app: FastAPI, service: str) -> None:

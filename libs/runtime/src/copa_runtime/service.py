@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from copa_contracts.topic import Topic
 from copa_runtime.consumer import Subscription
@@ -17,6 +18,10 @@ from copa_runtime.settings import Settings
 Worker = Callable[[Database, Settings], Coroutine[None, None, None]]
 """A service's own background loop (a sender, a scheduler): runs in the worker role until
 cancelled, next to the outbox relay and the consumers."""
+
+Republisher = Callable[[AsyncSession], Coroutine[None, None, int]]
+"""Queues again, in the caller's unit of work, what a service publishes from a store of its
+own besides the outbox (timing ingest's reads table); returns how many events."""
 
 ENTRY_POINT_GROUP = "copa.services"
 
@@ -37,6 +42,8 @@ class ServiceDefinition:
     subscriptions: Sequence[Subscription] = ()
     produces: Sequence[Topic] = ()
     workers: Sequence[Worker] = ()
+    republishers: Mapping[str, Republisher] = field(default_factory=dict)
+    """Streams published from elsewhere than the outbox, by name, for ``POST /ops/republish``."""
     missing: Sequence[str] = field(default_factory=tuple)
 
 

@@ -45,16 +45,26 @@ READ_COLUMNS = (
 )
 """A stored read's columns in the order :func:`chip_read_payload` unpacks them."""
 
-# The cursor is read in the same statement: one round trip per batch.
+# The cursor is read in the same statement (one round trip per batch) and comes back after
+# the read's columns, so that the batch moves it only from where it found it (_ADVANCE).
 _NEXT_READS = (
-    f"SELECT {READ_COLUMNS} FROM reads "
-    "WHERE (txid, id) > (SELECT txid, read_id FROM reads_publication WHERE stream = $1) "
+    "WITH c AS (SELECT txid AS t, read_id AS r FROM reads_publication WHERE stream = $1) "
+    f"SELECT {READ_COLUMNS}, (SELECT t FROM c), (SELECT r FROM c) FROM reads "
+    "WHERE (txid, id) > (SELECT t, r FROM c) "
     "AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint "
     "ORDER BY txid, id LIMIT $2"
 )
-_ADVANCE = text(
+_MOVE = text(
     "UPDATE reads_publication SET txid = :txid, read_id = :read_id, moved_at = now() "
     "WHERE stream = :stream"
+)
+# A republish that moved the cursor back while a batch was on its way wins: the batch's
+# advance applies only if the cursor is still where the batch read it. (Locking the cursor
+# for the batch instead would give the relay a transaction id for the whole send, and an
+# open transaction id holds back every other publisher's horizon on the server.)
+_ADVANCE = text(
+    "UPDATE reads_publication SET txid = :txid, read_id = :read_id, moved_at = now() "
+    "WHERE stream = :stream AND txid = :from_txid AND read_id = :from_read"
 )
 
 
@@ -68,9 +78,9 @@ _ENCODE = msgspec.json.encode
 
 
 def chip_read_payload(row: Sequence[Any]) -> dict[str, Any]:
-    """A stored read, its :data:`READ_COLUMNS` in order, as its ``chip.read`` payload
-    (ChipRead's schema). Unpacked by position: the publisher's hot path."""
-    _, _, _, device_id, chip, read_at, kind, point, antenna, seq, received_at = row
+    """A stored read, its :data:`READ_COLUMNS` in order (more columns may follow), as its
+    ``chip.read`` payload (ChipRead's schema). Unpacked by position: the publisher's hot path."""
+    device_id, chip, read_at, kind, point, antenna, seq, received_at = row[3:11]
     return {
         "chip": chip,
         "device_id": device_id,
@@ -128,7 +138,16 @@ class ReadsRelay(OutboxRelay):
             # sent again from the same place.
             await asyncio.wait_for(self._send_all(producer, records), self.publish_timeout_s)
             last = rows[-1]
-            await session.execute(_ADVANCE, {"txid": last[1], "read_id": last[0], "stream": STREAM})
+            await session.execute(
+                _ADVANCE,
+                {
+                    "txid": last[1],
+                    "read_id": last[0],
+                    "stream": STREAM,
+                    "from_txid": last[11],
+                    "from_read": last[12],
+                },
+            )
         self.published += len(rows)
         metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         metrics.OUTBOX_BATCH_SECONDS.labels(self.service).observe(time.perf_counter() - started)
@@ -152,5 +171,5 @@ async def republish_all_reads(session: AsyncSession) -> int:
     """Send every stored read again (a rebuilt broker): the cursor goes back to the start.
     Reads keep their event ids, so consumers skip those they applied."""
     count = int((await session.execute(text("SELECT count(*) FROM reads"))).scalar_one())
-    await session.execute(_ADVANCE, {"txid": 0, "read_id": 0, "stream": STREAM})
+    await session.execute(_MOVE, {"txid": 0, "read_id": 0, "stream": STREAM})
     return count

@@ -5,7 +5,7 @@ from pathlib import Path
 from copa_contracts import topics
 from copa_runtime.service import ServiceDefinition
 from copa_timing_ingest.api import router
-from copa_timing_ingest.publisher import publish_reads
+from copa_timing_ingest.publisher import publish_reads, republish_all_reads
 
 definition = ServiceDefinition(
     name=topics.TIMING_INGEST,
@@ -19,4 +19,6 @@ definition = ServiceDefinition(
     # Reads are published from their own table (publisher.py); starts, photo-finish results
     # and replays through the outbox.
     workers=(publish_reads,),
+    # A rebuilt broker gets the reads again from their table (`copa republish`).
+    republishers={"reads": republish_all_reads},
 )
