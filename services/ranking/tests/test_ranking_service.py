@@ -435,6 +435,7 @@ async def _race_day(service: ServiceProcess, bus: Bus, edition: str, database_ur
         ]
         assert results[2]["time"] == results[3]["time"] == "11.01"  # rounded up (RULES §6)
         assert all(r["time_source"] == "photo_finish" for r in results)
+        assert all(r["qualified"] is None for r in results)  # a final qualifies nobody
         confirmed = await http.post(f"/judges/races/{final['race_id']}/confirm", headers=chief)
         assert confirmed.status_code == 200, confirmed.text
 

@@ -256,7 +256,9 @@ async def race_page(session: AsyncSession, race_id: uuid.UUID) -> dict[str, Any]
     start_list = row.start_list or []
     people = await _people(session, [p["bib"] for p in start_list])
     lanes = {p["bib"]: p.get("lane") for p in start_list}
-    marks = row.marks or {}
+    # Q/q are how a heat's runners went through to the final (reg 11.3.2); a final or a
+    # timed final qualifies nobody, as its published result event says (race_day).
+    marks = (row.marks or {}) if row.round == "heat" else {}
     results = [
         {
             "place": line["place"],
