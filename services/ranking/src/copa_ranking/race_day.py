@@ -97,9 +97,24 @@ def exception_id_of(
     return uuid.uuid5(EXCEPTION_NAMESPACE, f"{kind}/{race_id}/{chip}/{bib}")
 
 
+READ_WINDOW_QUALIFYING_MARGIN = 1.25
+"""A qualified runner may run slower on the day than their qualifying time: 25% more."""
+
+
 def slot_us(distance: str) -> int:
-    """How long a race of ``distance`` takes reads after its start: its programme slot."""
-    return slot_minutes(distance, edition()) * 60_000_000
+    """How long a race of ``distance`` takes reads after its start: its programme slot, or,
+    where it is longer, the slowest qualifying time of the distance with a margin (reg
+    4.2.3). The slot is programme time; the window must not cut off the finish of a runner
+    the rules admitted (the 2024 3000 m: an 18 min slot, a 19:00 qualifying time for women
+    55+), or that finish would be taken for a cool-down and lost."""
+    window = slot_minutes(distance, edition()) * 60_000_000
+    if distance == edition().relay.code:
+        return window
+    slowest = max(
+        (c.qualifying_time_us or 0 for c in edition().distance(distance).age_categories),
+        default=0,
+    )
+    return max(window, int(slowest * READ_WINDOW_QUALIFYING_MARGIN))
 
 
 def _now() -> dt.datetime:
