@@ -6,6 +6,7 @@ with its personal token (``X-Personal-Token``), issued once with the registratio
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import json
@@ -382,12 +383,34 @@ async def sandbox_pay(
         amount_kzt=row.amount_kzt if amount_kzt is None else amount_kzt,
     )
     client: httpx.AsyncClient = request.app.state.http
-    answer = await client.post(
-        str(request.base_url).rstrip("/") + "/payments/sandbox/notify",
-        content=body,
-        headers={"Content-Type": "application/json", "X-Sandbox-Signature": provider.sign(body)},
-    )
+    # A provider delivers its notification until it is answered; the same transaction again
+    # is applied once (RULES §3). A kept-alive connection the server has just closed is the
+    # usual reason for a failed attempt.
+    for attempt in range(1, SANDBOX_CALLBACK_ATTEMPTS + 1):
+        try:
+            answer = await client.post(
+                str(request.base_url).rstrip("/") + "/payments/sandbox/notify",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Sandbox-Signature": provider.sign(body),
+                },
+            )
+            break
+        except httpx.TransportError as error:
+            if attempt == SANDBOX_CALLBACK_ATTEMPTS:
+                raise Problem(
+                    503,
+                    "Callback not delivered",
+                    f"The sandbox could not deliver the payment notification ({error!r}); "
+                    "pay again: the same transaction is applied once.",
+                    type_="callback-not-delivered",
+                ) from error
+            await asyncio.sleep(0.05 * attempt)
     return respond(200, {"callback_status": answer.status_code, "callback": answer.json()})
+
+
+SANDBOX_CALLBACK_ATTEMPTS = 3
 
 
 async def _form_or_json(request: Request) -> dict[str, str]:
