@@ -64,6 +64,29 @@ class DrawOut(BaseModel):
     report: str = Field(description="What does not fit in the edition's hours (RULES §5).")
     schedule: list[ScheduledRaceOut]
 
+class StartersOut(BaseModel):
+    participants: int = Field(description="Paid participants with a BIB on the roster.")
+    confirmed: int = Field(description="Of them, starters with a chip (reg 8) and no ban.")
+    banned: int = Field(description="Participants banned from the competition (reg 7.11).")
+
+
+@router.get("/organizer/starters", response_model=StartersOut, tags=["organizer"])
+async def starters(session: Session, who: Organizer) -> StartersOut:
+    """How many would start if entries closed now: what an organizer checks before the draw
+    (the roster fills from registration's events, so the kit desk's last kits may lag)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE bib IS NOT NULL) AS participants, "
+                "count(*) FILTER (WHERE bib IS NOT NULL AND chip IS NOT NULL "
+                "AND category IS NOT NULL AND ban IS NULL) AS confirmed, "
+                "count(*) FILTER (WHERE ban IS NOT NULL) AS banned FROM roster"
+            )
+        )
+    ).one()
+    return StartersOut(participants=row.participants, confirmed=row.confirmed, banned=row.banned)
+
+
 
 @router.post("/organizer/draw", response_model=DrawOut, tags=["organizer"])
 async def close_entries_and_draw(body: DrawIn, session: Session, who: Organizer) -> DrawOut:
