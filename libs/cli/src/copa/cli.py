@@ -90,7 +90,59 @@ def _parser() -> argparse.ArgumentParser:
             f"(default: {DEFAULT_SERVE_MODULE})"
         ),
     )
+    up.add_argument(
+        "--rehearsal",
+        action="store_true",
+        help=(
+            "run a rehearsal of the 2024 edition: its rules on dates a few weeks ahead, and a "
+            "registration clock `copa simulate` may move (see `copa simulate --help`)"
+        ),
+    )
+    up.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --rehearsal: room for N participants (slot limits and BIB ranges scaled)",
+    )
     up.set_defaults(command=_up)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="play a whole edition through the running platform and check its results",
+        description=(
+            "Applicants apply and pay, collect kits, are drawn and race (start signals, "
+            "reads in the vendors' formats, photo-finish files), judges rule and confirm, a "
+            "protest is upheld; then every published result and standings table is checked "
+            "against the simulation's own truth. Runs against `copa up --rehearsal`. Exit "
+            "code: 0 no mismatch, 1 mismatches or a refusal, 2 the platform is not ready."
+        ),
+    )
+    simulate.add_argument(
+        "--runners", type=int, default=700, metavar="N", help="applicants (default: 700)"
+    )
+    simulate.add_argument("--seed", type=int, default=2024, metavar="N")
+    simulate.add_argument(
+        "--distance",
+        action="append",
+        dest="distances",
+        metavar="CODE",
+        help="only this distance (repeatable; default: every distance)",
+    )
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        metavar="X",
+        help="race time runs X times faster than the wall clock (default: 60)",
+    )
+    simulate.add_argument(
+        "--no-protest", action="store_true", help="file no protest after the races"
+    )
+    simulate.add_argument(
+        "--json", metavar="FILE", help="also write the report's figures as JSON to FILE"
+    )
+    simulate.set_defaults(command=_simulate)
 
     status = commands.add_parser(
         "status",
@@ -237,6 +289,12 @@ def _service_ports(text: str) -> dict[str, int]:
 def _up(args: argparse.Namespace) -> int:
     from copa.up import Platform, UpOptions
 
+    home = CopaHome.locate()
+    if args.rehearsal:
+        _prepare_rehearsal(home, args.capacity)
+    elif args.capacity is not None:
+        print("copa: --capacity goes with --rehearsal", file=sys.stderr)
+        return 2
     options = UpOptions(
         postgres_port=args.postgres_port,
         kafka_port=args.kafka_port,
@@ -244,8 +302,42 @@ def _up(args: argparse.Namespace) -> int:
         service_ports=args.service_ports,
         ready_timeout_s=args.ready_timeout,
         serve_module=args.serve_module,
+        rehearsal=args.rehearsal,
     )
-    return Platform(CopaHome.locate(), options).run()
+    return Platform(home, options).run()
+
+
+def _prepare_rehearsal(home: CopaHome, capacity: int | None) -> None:
+    """Write the rehearsal edition and point the services at it (they inherit the env)."""
+    import os
+
+    from copa.simulate.rehearsal import REHEARSAL_CODE, write_rehearsal
+    from copa_contracts.edition import find_editions_dir
+
+    target = home.root / "editions"
+    path = write_rehearsal(find_editions_dir(home.repo), target, date.today(), capacity=capacity)
+    os.environ["COPA_EDITIONS_DIR"] = str(target)
+    os.environ["COPA_EDITION"] = REHEARSAL_CODE
+    os.environ["COPA_REGISTRATION_CLOCK_CONTROL"] = "1"
+    print(f"rehearsal edition: {path}", file=sys.stderr)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from copa.simulate import simulate_platform
+
+    return asyncio.run(
+        simulate_platform(
+            CopaHome.locate(),
+            runners=args.runners,
+            seed=args.seed,
+            distances=tuple(args.distances) if args.distances else None,
+            speed=args.speed,
+            protest=not args.no_protest,
+            json_path=args.json,
+        )
+    )
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TextIO
 
-from copa.dbadmin import asyncpg_url, create_database, database_url, redact
+from copa.dbadmin import asyncpg_url, create_database, database_url, drop_database, redact
 from copa.embedded.kafka import BrokerError, EmbeddedKafka
 from copa.embedded.ports import LOOPBACK, PortInUseError, port_is_free
 from copa.embedded.postgres import EmbeddedPostgres, PostgresError
@@ -55,9 +55,10 @@ DEFAULT_SMTP_PORT = 1025
 DEFAULT_SERVE_MODULE = "copa_runtime.serve"
 
 
-def database_name(service: str) -> str:
-    """``timing-ingest`` -> ``copa_timing_ingest``: one database per service."""
-    return "copa_" + service.replace("-", "_")
+def database_name(service: str, *, rehearsal: bool = False) -> str:
+    """``timing-ingest`` -> ``copa_timing_ingest``: one database per service (a rehearsal's
+    are apart: ``copa_rehearsal_timing_ingest``)."""
+    return ("copa_rehearsal_" if rehearsal else "copa_") + service.replace("-", "_")
 
 
 class StartupFailed(RuntimeError):
@@ -79,6 +80,9 @@ class UpOptions:
     service_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SERVICE_PORTS))
     ready_timeout_s: float = 60.0
     serve_module: str = DEFAULT_SERVE_MODULE
+    rehearsal: bool = False
+    """Run the rehearsal edition on databases of its own, emptied at every start: a rehearsal
+    is played once from registration to results (``copa simulate``)."""
 
 
 @dataclass
@@ -293,8 +297,11 @@ class Platform:
         async def create_all() -> list[str]:
             created = []
             for name in SERVICES:
-                if await create_database(self.database_server_url, database_name(name)):
-                    created.append(database_name(name))
+                database = database_name(name, rehearsal=self.options.rehearsal)
+                if self.options.rehearsal:
+                    await drop_database(self.database_server_url, database)
+                if await create_database(self.database_server_url, database):
+                    created.append(database)
             return created
 
         try:
@@ -311,7 +318,10 @@ class Platform:
         env = dict(os.environ)
         env.update(
             {
-                "DATABASE_URL": database_url(self.database_server_url, database_name(service.name)),
+                "DATABASE_URL": database_url(
+                    self.database_server_url,
+                    database_name(service.name, rehearsal=self.options.rehearsal),
+                ),
                 "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
                 "SMTP_URL": self.smtp_url,
                 "COPA_ENV": "embedded",

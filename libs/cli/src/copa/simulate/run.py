@@ -1,0 +1,931 @@
+"""``copa simulate``: a whole edition played through the five services, then checked (issue 8).
+
+Phases, each timed and counted in the report:
+
+1. registration: everyone applies through the public API; 3000 m qualifying results are
+   accepted by an organizer (reg 4.2.3); payers pay through the sandbox provider's signed
+   callbacks; some abandon (their holds expire, RULES §3), some pay twice (the same
+   transaction twice: applied once), some pay after their hold ran out (a fresh slot);
+   a few change distance and pay the fee (reg 7.6);
+2. kits: on a kit day (reg 8.1) every participant collects a kit, a chip paired with the BIB;
+3. draw: once ranking holds every confirmed starter, entries close, the draw runs and the
+   schedule is published (reg 11.3, RULES §5);
+4. races, in schedule order (finals once their round 1 is confirmed): the start signal, the
+   devices' posts in their raw formats (:mod:`copa.simulate.races`), the photo-finish file
+   of every 100 m race; judges rule DNS/DNF/DQ and the chief judge confirms (reg 15.2);
+5. a protest (reg 17) against a disqualification, upheld: the results are corrected;
+6. verification against the simulation's truth (:mod:`copa.simulate.truth`): every race's
+   places, official times, statuses and qualifiers, the division of every group, every
+   category's standings and each gender's overall standings; e-mails delivered.
+
+Read-to-published-result latency: from the acknowledgement of the device post carrying a
+runner's finish to the first public race page showing them placed (woken by the public
+server-sent-events stream); next to it, in the same run, the broker's own produce-to-consume
+round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import random
+import sys
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TextIO, TypeVar
+
+import httpx
+
+from copa.simulate import truth
+from copa.simulate.field import FieldPlan, Person, plan_field
+from copa.simulate.platform import SimulationError, Target, call
+from copa.simulate.races import (
+    Outcome,
+    RaceRun,
+    Read,
+    Runner,
+    device_posts,
+    render_finish,
+    render_start_mat,
+    run_race,
+)
+from copa_contracts.edition import Edition
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Options:
+    applicants: int = 700
+    seed: int = 2024
+    distances: tuple[str, ...] | None = None
+    speed: float = 60.0
+    """Simulated race time runs this many times faster than the wall clock."""
+    concurrency: int = 16
+    protest: bool = True
+    wait_s: float = 120.0
+
+
+@dataclass
+class Phase:
+    name: str
+    started: float
+    ended: float = 0.0
+    operations: int = 0
+    what: str = ""
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+
+@dataclass
+class Entrant:
+    person: Person
+    registration_id: str
+    token: str
+    bib: int | None = None
+    chip: str | None = None
+
+
+@dataclass
+class Report:
+    phases: list[Phase] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    broker_ms: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = ["", "copa simulate: report", ""]
+        lines.append(f"{'phase':<14}{'seconds':>9}{'operations':>12}{'per second':>12}  what")
+        for p in self.phases:
+            rate = p.operations / p.seconds if p.seconds > 0 else 0.0
+            lines.append(f"{p.name:<14}{p.seconds:>9.1f}{p.operations:>12,}{rate:>12.1f}  {p.what}")
+        total = sum(p.seconds for p in self.phases)
+        lines.append(f"{'total':<14}{total:>9.1f}")
+        lines.append("")
+        for key, value in self.counts.items():
+            lines.append(f"  {key}: {value:,}")
+        lines.append("")
+        lines.append(f"{'latency':<58}{'n':>6}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+        for name, values in (
+            ("broker alone: produce -> consume (same run)", self.broker_ms),
+            ("finish read posted -> result on the public race page", self.latencies_ms),
+        ):
+            if values:
+                lines.append(
+                    f"{name:<58}{len(values):>6}{percentile(values, 0.5):>9.1f}"
+                    f"{percentile(values, 0.99):>9.1f}{max(values):>9.1f}"
+                )
+            else:
+                lines.append(f"{name:<58}{0:>6}  (not measured)")
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        lines.append("")
+        lines.append(f"mismatches: {len(self.mismatches)}")
+        lines.extend(f"  {m}" for m in self.mismatches[:200])
+        if len(self.mismatches) > 200:
+            lines.append(f"  ... and {len(self.mismatches) - 200} more")
+        return "\n".join(lines)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Simulation:
+    def __init__(self, target: Target, options: Options, out: TextIO = sys.stderr) -> None:
+        self.target = target
+        self.options = options
+        self.out = out
+        self.rng = random.Random(options.seed)
+        self.report = Report()
+        self.edition: Edition
+        self.entrants: list[Entrant] = []
+        self.by_bib: dict[int, Entrant] = {}
+        self.outcomes: dict[str, dict[int, Outcome]] = {}
+        self.races: dict[str, dict[str, Any]] = {}
+        self.clock_offset = dt.timedelta(0)
+        self.changes = asyncio.Event()
+        self.sequence = 0
+
+    # --- the phases -----------------------------------------------------------------------
+
+    async def run(self) -> Report:
+        self.edition = await self.target.edition()
+        self._say(
+            f"edition {self.edition.code} ({self.edition.name}, {self.edition.date}); "
+            f"{self.options.applicants} applicants, seed {self.options.seed}"
+        )
+        plan = plan_field(
+            self.edition,
+            self.options.applicants,
+            self.options.seed,
+            distances=self.options.distances,
+        )
+        stream = asyncio.create_task(self._listen())
+        try:
+            await self._phase("registration", self._registration(plan))
+            await self._phase("kits", self._kits())
+            await self._phase("draw", self._draw())
+            await self._phase("races", self._race_day())
+            if self.options.protest:
+                await self._phase("protest", self._protest())
+            await self._phase("verification", self._verify())
+            if self.target.bootstrap:
+                self.report.broker_ms = await broker_round_trips(self.target.bootstrap, 200)
+        finally:
+            stream.cancel()
+        return self.report
+
+    async def _phase(self, name: str, work: Awaitable[tuple[int, str]]) -> None:
+        phase = Phase(name, time.perf_counter())
+        self._say(f"== {name}")
+        phase.operations, phase.what = await work
+        phase.ended = time.perf_counter()
+        self.report.phases.append(phase)
+        self._say(f"   {name}: {phase.what} ({phase.seconds:.1f} s)")
+
+    async def _registration(self, plan: FieldPlan) -> tuple[int, str]:
+        registration = self.target.http("registration")
+        organizer = self.target.bearer("organizer")
+        calls = 0
+        await self._set_clock(dt.datetime.now(dt.UTC))
+        abandoning = [p for p in plan.people if p.behaviour == "abandons"]
+        others = [p for p in plan.people if p.behaviour != "abandons"]
+
+        async def apply(person: Person) -> Entrant:
+            nonlocal calls
+            body: dict[str, Any] = {
+                "distance": person.distance,
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "gender": person.gender,
+                "birth_date": person.birth_date.isoformat(),
+                "email": person.email,
+                "phone": person.phone,
+                "language": person.language,
+                "club": person.club,
+            }
+            if person.qualifying_time_us is not None:
+                body["qualifying_result"] = {
+                    "distance_m": 3000,
+                    "time_us": person.qualifying_time_us,
+                    "result_date": (self.edition.date - dt.timedelta(days=200)).isoformat(),
+                    "event_name": "Almaty Spring 3000",
+                    "evidence_url": f"https://results.example.kz/{person.number}",
+                }
+            answer = await call(
+                registration,
+                "POST",
+                "/applications",
+                json=body,
+                headers={"Idempotency-Key": f"sim-{self.options.seed}-{person.number}"},
+                expect=(201,),
+            )
+            calls += 1
+            data = answer.json()
+            entrant = Entrant(person, str(data["registration_id"]), data["personal_token"])
+            if data["status"] == "awaiting_qualification":
+                await call(
+                    registration,
+                    "POST",
+                    f"/organizer/qualifications/{entrant.registration_id}/accept",
+                    json={"note": "result checked on the organizer's site"},
+                    headers=organizer,
+                )
+                calls += 1
+            return entrant
+
+        async def pay(entrant: Entrant, *, twice: bool = False) -> None:
+            nonlocal calls
+            payment = await self._start_payment(entrant)
+            calls += 1
+            await self._pay(payment, twice=twice)
+            calls += 2 if twice else 1
+
+        # Those who abandon apply first; their holds run out before the others apply.
+        await self._each(abandoning, apply)
+        hold = dt.timedelta(minutes=self.edition.registration.hold_minutes + 1)
+        if abandoning:
+            await self._set_clock(self._now() + hold)
+        entrants = await self._each(others, apply)
+        late = [e for e in entrants if e.person.behaviour == "pays_late"]
+        await self._each(
+            [e for e in entrants if e.person.behaviour != "pays_late"],
+            lambda e: pay(e, twice=e.person.behaviour == "pays_twice"),
+        )
+        payments = await self._each(late, self._start_payment)
+        if late:
+            await self._set_clock(self._now() + hold)  # RULES §3: paid after the hold ran out
+            await self._each(payments, self._pay)
+            calls += 2 * len(late)
+
+        # reg 7.6: a distance change before the deadline, its fee paid online.
+        changers = [e for e in entrants if e.person.races_distance != e.person.distance]
+
+        async def change(entrant: Entrant) -> None:
+            nonlocal calls
+            await call(
+                registration,
+                "POST",
+                f"/applications/{entrant.registration_id}/distance-change",
+                json={"to_distance": entrant.person.races_distance},
+                headers={"X-Personal-Token": entrant.token},
+            )
+            await pay(entrant)
+            calls += 1
+
+        await self._each(changers, change)
+
+        async def state(entrant: Entrant) -> None:
+            answer = await call(
+                registration,
+                "GET",
+                f"/applications/{entrant.registration_id}",
+                headers={"X-Personal-Token": entrant.token},
+            )
+            data = answer.json()
+            if data["status"] != "paid" or data["bib"] is None:
+                self.report.mismatches.append(
+                    f"registration {entrant.person.number}: {data['status']}, expected paid"
+                )
+                return
+            if data["distance"] != entrant.person.races_distance:
+                self.report.mismatches.append(
+                    f"registration {entrant.person.number}: on {data['distance']}, expected "
+                    f"{entrant.person.races_distance}"
+                )
+            entrant.bib = int(data["bib"])
+
+        await self._each(entrants, state)
+        self.entrants = [e for e in entrants if e.bib is not None]
+        self.by_bib = {e.bib: e for e in self.entrants if e.bib is not None}
+        counts = await call(registration, "GET", "/organizer/counts", headers=organizer)
+        self.report.counts |= {
+            "applicants": len(plan.people),
+            "abandoned (hold expired)": len(abandoning),
+            "paid twice (same callback again)": sum(
+                e.person.behaviour == "pays_twice" for e in entrants
+            ),
+            "paid after the hold ran out": len(late),
+            "distance changes": len(changers),
+            "participants": len(self.entrants),
+        }
+        paid = _paid_total(counts.json())
+        if paid is not None and paid != len(self.entrants):
+            self.report.mismatches.append(
+                f"registration counts {paid} paid participants, expected {len(self.entrants)}"
+            )
+        return calls, f"{len(self.entrants)} participants of {len(plan.people)} applicants"
+
+    async def _start_payment(self, entrant: Entrant) -> str:
+        answer = await call(
+            self.target.http("registration"),
+            "POST",
+            f"/applications/{entrant.registration_id}/payments",
+            headers={"X-Personal-Token": entrant.token},
+        )
+        return str(answer.json()["payment_id"])
+
+    async def _pay(self, payment_id: str, *, twice: bool = False) -> None:
+        transaction = f"sim-{payment_id}"
+        for _ in range(2 if twice else 1):
+            for attempt in range(3):  # 503: the callback was not delivered; pay again
+                answer = await call(
+                    self.target.http("registration"),
+                    "POST",
+                    f"/sandbox-pay/{payment_id}/pay",
+                    json={"transaction_id": transaction},
+                    expect=(200, 503),
+                )
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.5 * (attempt + 1))
+            else:
+                raise SimulationError(f"payment {payment_id}: {answer.text[:300]}")
+
+    async def _kits(self) -> tuple[int, str]:
+        kit = self.edition.kit_issue
+        day = dt.datetime.combine(kit.days[0], kit.opens_at, tzinfo=self.edition.zone)
+        await self._set_clock(day + dt.timedelta(hours=1))
+        organizer = self.target.bearer("organizer")
+
+        async def issue(entrant: Entrant) -> None:
+            entrant.chip = f"{900_000_000_000 + entrant.person.number:012d}"
+            await call(
+                self.target.http("registration"),
+                "POST",
+                f"/organizer/kit-desk/{entrant.registration_id}/issue",
+                json={
+                    "chip": entrant.chip,
+                    "collected_by": "participant",
+                    "id_document_seen": "original",
+                    "health_acknowledgement_seen": "original",
+                },
+                headers=organizer,
+            )
+
+        await self._each(self.entrants, issue)
+        return len(self.entrants), f"{len(self.entrants)} kits with chips (reg 8.1)"
+
+    async def _draw(self) -> tuple[int, str]:
+        ranking = self.target.http("ranking")
+        organizer = self.target.bearer("organizer")
+
+        async def all_confirmed() -> bool:
+            answer = await call(ranking, "GET", "/organizer/starters", headers=organizer)
+            return bool(answer.json()["confirmed"] == len(self.entrants))
+
+        await self._wait(all_confirmed, "every confirmed starter on ranking's roster")
+        drawn = await call(
+            ranking,
+            "POST",
+            "/organizer/draw",
+            json={"seed": f"sim-{self.options.seed}"},
+            headers=organizer,
+        )
+        draw = drawn.json()
+        if not draw.get("fits", True):
+            self.report.notes.append(f"the schedule does not fit the day: {draw.get('report')}")
+        await call(ranking, "POST", "/organizer/schedule/publish", headers=organizer)
+        for device, point in (("sim-start", "start"), *((f"sim-{f}", "finish") for f in FORMATS)):
+            await call(
+                self.target.http("timing-ingest"),
+                "PUT",
+                f"/devices/{device}",
+                json={"time_zone": self.edition.time_zone, "timing_point": point},
+                headers=self.target.bearer("organizer", "timing_device", device=device),
+            )
+        return 3, f"{draw['races']} races drawn and scheduled"
+
+    async def _race_day(self) -> tuple[int, str]:
+        ranking = self.target.http("ranking")
+        done: set[str] = set()
+        reads = 0
+        waiting_since = time.perf_counter()
+        while True:
+            listed = (await call(ranking, "GET", "/public/races")).json()
+            pending = sorted(
+                (r for r in listed if r["race_id"] not in done),
+                key=lambda r: (r["scheduled_start_at"], r["race_number"]),
+            )
+            if not pending:
+                if await self._finals_due(done):
+                    if time.perf_counter() > waiting_since + self.options.wait_s:
+                        raise SimulationError("a final was never published after its round 1")
+                    await asyncio.sleep(0.2)
+                    continue
+                break
+            waiting_since = time.perf_counter()
+            race = pending[0]
+            reads += await self._run_race(race)
+            done.add(race["race_id"])
+            self._say(f"   race {len(done)}: {_label(race)}")
+        self.report.counts["races run"] = len(done)
+        self.report.counts["reads posted (re-sends included)"] = reads
+        return reads, f"{len(done)} races, {reads:,} reads posted"
+
+    async def _finals_due(self, done: set[str]) -> bool:
+        """A group with heats whose final is not published yet (it follows round 1's
+        confirmation, reg 11.3.2)."""
+        groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        for race in self.races.values():
+            groups[(race["distance"], race["gender"], race["category"])].add(race["round"])
+        return any("heat" in rounds and "final" not in rounds for rounds in groups.values())
+
+    async def _run_race(self, summary: dict[str, Any]) -> int:
+        race_id = summary["race_id"]
+        ranking = self.target.http("ranking")
+        page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+        self.races[race_id] = page
+        distance = self.edition.distance(page["distance"])
+        runners = []
+        for line in page["start_list"]:
+            entrant = self.by_bib.get(line["bib"])
+            if entrant is None or entrant.chip is None:
+                self.report.mismatches.append(f"{_label(page)}: BIB {line['bib']} never entered")
+                continue
+            runners.append(
+                Runner(
+                    line["bib"],
+                    entrant.chip,
+                    line.get("lane"),
+                    entrant.person.ability_us,
+                    entrant.person.last_name,
+                    entrant.person.first_name,
+                    entrant.person.club,
+                )
+            )
+        gun = dt.datetime.fromisoformat(page["scheduled_start_at"]) + dt.timedelta(
+            microseconds=self.rng.randint(0, 999_999)
+        )
+        round_number = 2 if page["round"] == "final" else 1
+        run = run_race(
+            self.rng,
+            distance,
+            runners,
+            gun,
+            race_label=(page["race_number"], round_number, page["heat_number"] or 1, _label(page)),
+            time_zone=self.edition.zone,
+        )
+        self.outcomes[race_id] = run.outcomes
+        timing = self.target.http("timing-ingest")
+        await call(
+            timing,
+            "POST",
+            f"/races/{race_id}/start",
+            json={
+                "fired_at": gun.isoformat(),
+                "source": "start_system",
+                "signal_id": str(uuid.uuid4()),
+            },
+            headers=self.target.bearer("timing_device", device="sim-start"),
+        )
+        posted, finish_posted_at = await self._post_reads(run, gun)
+        if run.lif is not None:
+            await call(
+                timing,
+                "POST",
+                f"/races/{race_id}/photo-finish",
+                params={"file_name": f"race-{page['race_number']}.lif"},
+                content=run.lif.encode(),
+                headers={
+                    **self.target.bearer("timing_device", device="sim-photo"),
+                    "Content-Type": "text/plain",
+                },
+            )
+        await self._await_results(race_id, run, finish_posted_at)
+        await self._judge(race_id, run)
+        return posted
+
+    async def _post_reads(self, run: RaceRun, gun: dt.datetime) -> tuple[int, dict[int, float]]:
+        """Both devices' posts in time order, paced at ``speed``; when each finish went out."""
+        finish_device = f"sim-{run.finish_format}"
+        chip_bib = {self.by_bib[b].chip: b for b in run.outcomes}
+        # The read that carries a runner's finish: the earliest of the last crossing's reads
+        # (crossings are a lap apart; a crossing's reads lie within 0.4 s of it).
+        finish_read: dict[int, Read] = {}
+        for read in sorted(run.finish_reads, key=lambda r: r.at):
+            bib = chip_bib[read.chip]
+            outcome = run.outcomes[bib]
+            last = gun + dt.timedelta(microseconds=outcome.crossings_us[-1] - 400_000)
+            if bib not in finish_read and outcome.status != "DNF" and read.at >= last:
+                finish_read[bib] = read
+        posts = [
+            (reads, resend, finish_device, False)
+            for reads, resend in device_posts(self.rng, run.finish_reads)
+        ]
+        posts += [
+            (reads, resend, "sim-start", True)
+            for reads, resend in device_posts(self.rng, run.start_reads, resend_share=0.0)
+        ]
+        posts.sort(key=lambda p: min(r.at for r in p[0]))
+        timing = self.target.http("timing-ingest")
+        tokens = {
+            device: self.target.bearer("timing_device", device=device)
+            for device in (finish_device, "sim-start")
+        }
+        finish_posted_at: dict[int, float] = {}
+        started = time.perf_counter()
+        first_at = min((min(r.at for r in p[0]) for p in posts), default=gun)
+        count = 0
+        for reads, resend, device, is_start in posts:
+            due = (min(r.at for r in reads) - first_at).total_seconds() / self.options.speed
+            delay = started + due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if is_start:
+                body, fmt = render_start_mat(reads), "csv"
+            else:
+                body, fmt = (
+                    render_finish(run.finish_format, reads, self.edition.zone, self.sequence),
+                    (run.finish_format),
+                )
+                self.sequence += len(reads)
+            answer = await call(
+                timing,
+                "POST",
+                "/reads/raw",
+                params={"format": fmt, "day": self.edition.date.isoformat()},
+                content=body.encode(),
+                headers={**tokens[device], "Content-Type": "text/plain"},
+            )
+            acknowledged = time.perf_counter()
+            result = answer.json()
+            if result["rejected"]:
+                self.report.mismatches.append(f"{device}: lines refused {result['rejected'][:3]}")
+            if resend and result["new"] != 0:
+                self.report.mismatches.append(f"{device}: a re-sent post stored {result['new']}")
+            count += len(reads)
+            if not resend and not is_start:
+                for read in reads:
+                    bib = chip_bib[read.chip]
+                    if finish_read.get(bib) == read:
+                        finish_posted_at[bib] = acknowledged
+        return count, finish_posted_at
+
+    async def _await_results(self, race_id: str, run: RaceRun, posted_at: dict[int, float]) -> None:
+        """Until every finisher is placed (as the chips or the photo say); latency per runner."""
+        ranking = self.target.http("ranking")
+        expected = {b for b, o in run.outcomes.items() if o.status in ("OK", "DQ")}
+        timed_by_photo = run.lif is not None
+        seen: set[int] = set()
+        deadline = time.perf_counter() + self.options.wait_s
+        while True:
+            self.changes.clear()
+            page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+            now = time.perf_counter()
+            for line in page.get("results") or []:
+                bib = line["bib"]
+                if line["place"] is not None and bib not in seen:
+                    seen.add(bib)
+                    if bib in posted_at:
+                        self.report.latencies_ms.append((now - posted_at[bib]) * 1000)
+            placed_by_photo = all(
+                line["time_source"] == "photo_finish"
+                for line in page.get("results") or []
+                if line["place"] is not None
+            )
+            if expected <= seen and (placed_by_photo or not timed_by_photo):
+                return
+            if now > deadline:
+                raise SimulationError(
+                    f"{_label(page)}: after {self.options.wait_s:.0f} s still unplaced: "
+                    f"{sorted(expected - seen)}"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changes.wait(), timeout=1.0)
+
+    async def _judge(self, race_id: str, run: RaceRun) -> None:
+        """Rulings for what the timing cannot know, then the chief judge's confirmation."""
+        ranking = self.target.http("ranking")
+        judge = self.target.bearer("judge", subject="sim-judge")
+        page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+        shown = {line["bib"]: line["status"] for line in page.get("results") or []}
+        for bib, outcome in sorted(run.outcomes.items()):
+            if outcome.status == "OK":
+                continue
+            already = shown.get(bib)
+            if (
+                already is not None
+                and already.split()[0] == outcome.status
+                and outcome.status != "DQ"
+            ):
+                continue  # the photo-finish file said so already
+            body: dict[str, Any] = {
+                "kind": "ruling",
+                "bib": bib,
+                "status": outcome.status,
+                "reason": {
+                    "DNS": "did not report to the start",
+                    "DNF": "stepped off the track",
+                    "DQ": "the umpire's report",
+                }[outcome.status],
+            }
+            if outcome.status == "DQ":
+                body["rule"] = outcome.dq_rule
+            await call(
+                ranking, "POST", f"/judges/races/{race_id}/decisions", json=body, headers=judge
+            )
+        chief = self.target.bearer("chief_judge", subject="sim-chief-judge")
+        deadline = time.perf_counter() + self.options.wait_s
+        while True:
+            answer = await ranking.post(f"/judges/races/{race_id}/confirm", headers=chief)
+            if answer.status_code == 200:
+                break
+            if answer.status_code != 409 or time.perf_counter() > deadline:
+                raise SimulationError(f"confirm {_label(page)}: {answer.status_code} {answer.text}")
+            await asyncio.sleep(0.2)
+
+        async def official() -> bool:
+            page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+            return bool(page["status"] == "official")
+
+        await self._wait(official, f"{_label(page)} official")
+
+    async def _protest(self) -> tuple[int, str]:
+        """reg 17: a disqualified runner of a race that decides places protests; upheld."""
+        candidates = [
+            (race_id, outcome)
+            for race_id, outcomes in self.outcomes.items()
+            if self.races[race_id]["round"] != "heat"
+            for outcome in outcomes.values()
+            if outcome.status == "DQ"
+        ]
+        if not candidates:
+            self.report.notes.append("no disqualification outside heats: no protest was filed")
+            return 0, "none (no disqualification to protest)"
+        race_id, outcome = candidates[0]
+        entrant = self.by_bib[outcome.bib]
+        ranking = self.target.http("ranking")
+        protest = await call(
+            ranking,
+            "POST",
+            "/protests",
+            json={
+                "full_name": entrant.person.full_name,
+                "race_id": race_id,
+                "claim": "The lane infringement was caused by the runner in the next lane.",
+                "evidence_url": "https://video.example.kz/finish-straight.mp4",
+            },
+            headers=self.target.bearer("participant", subject=entrant.registration_id),
+        )
+        protest_id = protest.json()["protest_id"]
+        await call(
+            ranking,
+            "POST",
+            f"/judges/protests/{protest_id}/answer",
+            json={
+                "decision": "upheld",
+                "answer": "The video shows the runner was pushed: the disqualification is lifted.",
+                "corrections": [
+                    [
+                        race_id,
+                        {"kind": "clear_ruling", "bib": outcome.bib, "reason": "protest upheld"},
+                    ]
+                ],
+            },
+            headers=self.target.bearer("chief_judge", subject="sim-chief-judge"),
+        )
+        outcome.status, outcome.dq_rule = "OK", None  # the truth after the decision
+
+        async def corrected() -> bool:
+            page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+            line = next(r for r in page["results"] if r["bib"] == outcome.bib)
+            return line["place"] is not None
+
+        await self._wait(corrected, "the protest's correction")
+        self.report.counts["protests upheld"] = 1
+        return 2, f"BIB {outcome.bib}'s disqualification lifted in {_label(self.races[race_id])}"
+
+    # --- verification ---------------------------------------------------------------------
+
+    async def _verify(self) -> tuple[int, str]:
+        ranking = self.target.http("ranking")
+        checked = 0
+        groups: dict[tuple[str, str, str], dict[str, list[str]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for race_id, race in self.races.items():
+            groups[(race["distance"], race["gender"], race["category"])][race["round"]].append(
+                race_id
+            )
+        await self._wait(self._settled, "every standings table recomputed")
+        for race_id, outcomes in self.outcomes.items():
+            page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
+            expected = truth.race_lines(outcomes.values())
+            group = groups[(page["distance"], page["gender"], page["category"])]
+            if page["round"] == "heat":
+                size = self.edition.distance(page["distance"]).division.final_size or 0
+                round_one = [o for rid in group["heat"] for o in self.outcomes[rid].values()]
+                qualified = truth.final_qualifiers(round_one, size)
+                expected = {
+                    bib: _with_mark(line, "q" if bib in qualified else None)
+                    for bib, line in expected.items()
+                }
+            checked += self._compare(_label(page), expected, page.get("results") or [], marks=True)
+            if page["status"] != "official":
+                self.report.mismatches.append(f"{_label(page)}: {page['status']}, not official")
+        by_gender: dict[tuple[str, str], list[tuple[dict[int, truth.Line], dict[int, int]]]] = (
+            defaultdict(list)
+        )
+        for (distance, gender, category), rounds in sorted(groups.items()):
+            first = rounds.get("heat") or rounds.get("timed_final") or []
+            finals = rounds.get("final") or []
+            if not first and finals:
+                first, finals = finals, []  # one race: the final alone (reg 11.3.2)
+            division = self.edition.distance(distance).division
+            sizes = [len(self.outcomes[r]) for r in first]
+            if sizes and not truth.balanced(sizes, division.race_max):
+                self.report.mismatches.append(
+                    f"{distance} {gender} {category}: round 1 of {sizes} is not balanced"
+                )
+            table = truth.group_standings(
+                [list(self.outcomes[r].values()) for r in first],
+                list(self.outcomes[finals[0]].values()) if finals else None,
+            )
+            by_gender[(distance, gender)].append(table)
+            page = (
+                await call(ranking, "GET", f"/public/standings/{distance}/{gender}/{category}")
+            ).json()
+            checked += self._compare(
+                f"standings {distance} {gender} {category}", table[0], page["entries"]
+            )
+        for (distance, gender), tables in sorted(by_gender.items()):
+            page = (await call(ranking, "GET", f"/public/standings/{distance}/{gender}/all")).json()
+            checked += self._compare(
+                f"standings {distance} {gender} overall",
+                truth.gender_standings(tables),
+                page["entries"],
+            )
+        mail = await self._deliveries()
+        self.report.counts["e-mails sent"] = mail
+        if mail < len(self.entrants):
+            self.report.mismatches.append(
+                f"{mail} e-mails sent, fewer than the {len(self.entrants)} participants"
+            )
+        return checked, f"{checked:,} lines checked; {len(self.report.mismatches)} mismatches"
+
+    async def _settled(self) -> bool:
+        """The last change seen on the stream is a while ago: standings are recomputed."""
+        self.changes.clear()
+        try:
+            await asyncio.wait_for(self.changes.wait(), timeout=2.0)
+        except TimeoutError:
+            return True
+        return False
+
+    def _compare(
+        self,
+        what: str,
+        expected: dict[int, truth.Line],
+        published: list[dict[str, Any]],
+        *,
+        marks: bool = False,
+    ) -> int:
+        shown = {line["bib"]: line for line in published}
+        if set(shown) != set(expected):
+            self.report.mismatches.append(
+                f"{what}: BIBs missing {sorted(set(expected) - set(shown))}, "
+                f"unexpected {sorted(set(shown) - set(expected))}"
+            )
+        for bib, line in expected.items():
+            got = shown.get(bib)
+            if got is None:
+                continue
+            status = (got.get("status") or "OK").split()[0]
+            time_us = got.get("official_time_us")
+            if time_us is None:
+                time_us = truth.parse_time_us(got.get("time"))
+            problems = []
+            if got["place"] != line.place:
+                problems.append(f"place {got['place']} (expected {line.place})")
+            if status != line.status:
+                problems.append(f"status {got.get('status')} (expected {line.status})")
+            if line.status == "OK" and time_us != line.official_us:
+                problems.append(f"time {got.get('time')} (expected {line.official_us} us)")
+            if marks and got.get("qualified") != line.qualified:
+                problems.append(f"qualified {got.get('qualified')} (expected {line.qualified})")
+            if problems:
+                self.report.mismatches.append(f"{what}: BIB {bib}: {', '.join(problems)}")
+        return len(expected)
+
+    async def _deliveries(self) -> int:
+        notifications = self.target.http("notifications")
+        organizer = self.target.bearer("organizer")
+        answer = await call(
+            notifications,
+            "GET",
+            "/deliveries",
+            params={"status": "sent", "limit": 1},
+            headers=organizer,
+        )
+        data = answer.json()
+        if isinstance(data, dict) and "total" in data:
+            return int(data["total"])
+        return len(data) if isinstance(data, list) else 0
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Wake waiters on every change the public stream announces (the partner's view)."""
+        ranking = self.target.http("ranking")
+        while True:
+            try:
+                async with ranking.stream("GET", "/public/stream", timeout=None) as answer:
+                    async for line in answer.aiter_lines():
+                        if line.startswith("data:"):
+                            self.changes.set()
+            except (httpx.HTTPError, json.JSONDecodeError):
+                await asyncio.sleep(0.5)
+
+    async def _set_clock(self, instant: dt.datetime) -> None:
+        answer = await self.target.http("registration").put(
+            "/testing/clock", json={"now": instant.isoformat()}
+        )
+        if answer.status_code == 404:
+            raise SimulationError(
+                "registration's clock cannot be moved: start the platform with "
+                "`copa up --rehearsal` (COPA_REGISTRATION_CLOCK_CONTROL=1)"
+            )
+        answer.raise_for_status()
+        self.clock_offset = instant - dt.datetime.now(dt.UTC)
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.clock_offset
+
+    async def _each(self, items: Iterable[T], work: Callable[[T], Awaitable[Any]]) -> list[Any]:
+        gate = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(item: T) -> Any:
+            async with gate:
+                return await work(item)
+
+        return list(await asyncio.gather(*(one(item) for item in items)))
+
+    async def _wait(self, check: Callable[[], Awaitable[bool]], what: str) -> None:
+        deadline = time.perf_counter() + self.options.wait_s
+        while not await check():
+            if time.perf_counter() > deadline:
+                raise SimulationError(
+                    f"gave up after {self.options.wait_s:.0f} s waiting for {what}"
+                )
+            await asyncio.sleep(0.2)
+
+    def _say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+
+FORMATS = ("ipico", "chronotrack", "ultra")
+
+
+def _with_mark(line: truth.Line, mark: str | None) -> truth.Line:
+    return truth.Line(line.bib, line.place, line.status, line.official_us, line.dq_rule, mark)
+
+
+def _label(race: dict[str, Any]) -> str:
+    heat = f" {race['heat_number']}" if race.get("heat_number") else ""
+    return f"{race['distance']} {race['gender']} {race['category']} {race['round']}{heat}"
+
+
+def _paid_total(counts: Any) -> int | None:
+    if isinstance(counts, dict):
+        for key in ("paid", "participants", "paid_participants"):
+            value = counts.get(key)
+            if isinstance(value, int):
+                return value
+    return None
+
+
+async def broker_round_trips(bootstrap: str, count: int) -> list[float]:
+    """The bus alone: a record produced and consumed back, one at a time, in ms."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from copa_runtime.kafka import ensure_topics
+
+    name = f"simulate.probe.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [(name, 1)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(name, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await producer.start()
+    await consumer.start()
+    delays = []
+    try:
+        for n in range(count):
+            started = time.perf_counter()
+            await producer.send_and_wait(name, str(n).encode(), key=b"probe")
+            await consumer.getone()
+            delays.append((time.perf_counter() - started) * 1000)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return delays
