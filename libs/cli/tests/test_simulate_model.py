@@ -36,7 +36,8 @@ def test_a_final_places_first_and_round_one_continues_after_all_its_runners() ->
     entries, placing = truth.group_standings(heats, final)
     assert entries[1].place == 1
     assert entries[2].place == 3  # after both finalists, the finisher too
-    assert entries[3].place is None and entries[3].status == "DNF"
+    assert entries[3].place is None
+    assert entries[3].status == "DNF"
     assert entries[4].status == "DNS"
     assert placing[1] == 11_200_000  # the final's time places a finalist overall
 

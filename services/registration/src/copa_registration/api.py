@@ -383,9 +383,11 @@ async def sandbox_pay(
         amount_kzt=row.amount_kzt if amount_kzt is None else amount_kzt,
     )
     client: httpx.AsyncClient = request.app.state.http
-    # A provider delivers its notification until it is answered; the same transaction again
-    # is applied once (RULES §3). A kept-alive connection the server has just closed is the
-    # usual reason for a failed attempt.
+    # A provider delivers its notification until it is answered with success; the same
+    # transaction again is applied once (RULES §3). A kept-alive connection the server has
+    # just closed, or a 503 (the receiver's transaction lost a deadlock and was rolled back),
+    # is worth another attempt.
+    failure = ""
     for attempt in range(1, SANDBOX_CALLBACK_ATTEMPTS + 1):
         try:
             answer = await client.post(
@@ -396,21 +398,25 @@ async def sandbox_pay(
                     "X-Sandbox-Signature": provider.sign(body),
                 },
             )
-            break
         except httpx.TransportError as error:
-            if attempt == SANDBOX_CALLBACK_ATTEMPTS:
-                raise Problem(
-                    503,
-                    "Callback not delivered",
-                    f"The sandbox could not deliver the payment notification ({error!r}); "
-                    "pay again: the same transaction is applied once.",
-                    type_="callback-not-delivered",
-                ) from error
-            await asyncio.sleep(0.05 * attempt)
+            failure = repr(error)
+        else:
+            if answer.status_code < 500:
+                break
+            failure = f"the receiver answered {answer.status_code}"
+        if attempt == SANDBOX_CALLBACK_ATTEMPTS:
+            raise Problem(
+                503,
+                "Callback not delivered",
+                f"The sandbox could not deliver the payment notification ({failure}); "
+                "pay again: the same transaction is applied once.",
+                type_="callback-not-delivered",
+            )
+        await asyncio.sleep(0.1 * attempt)
     return respond(200, {"callback_status": answer.status_code, "callback": answer.json()})
 
 
-SANDBOX_CALLBACK_ATTEMPTS = 3
+SANDBOX_CALLBACK_ATTEMPTS = 5
 
 
 async def _form_or_json(request: Request) -> dict[str, str]:

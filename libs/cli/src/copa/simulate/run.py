@@ -307,6 +307,8 @@ class Simulation:
             entrant.bib = int(data["bib"])
 
         await self._each(entrants, state)
+        if self.report.mismatches:  # racing a field that is not the one entered proves nothing
+            raise SimulationError("registration went wrong: " + "; ".join(self.report.mismatches))
         self.entrants = [e for e in entrants if e.bib is not None]
         self.by_bib = {e.bib: e for e in self.entrants if e.bib is not None}
         counts = await call(registration, "GET", "/organizer/counts", headers=organizer)
@@ -348,6 +350,9 @@ class Simulation:
                     expect=(200, 503),
                 )
                 if answer.status_code == 200:
+                    callback = answer.json()
+                    if callback.get("callback_status") != 200:
+                        raise SimulationError(f"payment {payment_id}: callback {callback}")
                     break
                 await asyncio.sleep(0.5 * (attempt + 1))
             else:
