@@ -50,7 +50,11 @@ class Target:
         return cls(urls, home.jwt_secret(), kafka, editions if editions.is_dir() else None)
 
     async def __aenter__(self) -> Target:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        # Idle connections are dropped well before the server's keep-alive timeout (uvicorn:
+        # 5 s), so a request never goes out on a connection the server is closing.
+        limits = httpx.Limits(
+            max_connections=64, max_keepalive_connections=64, keepalive_expiry=1.0
+        )
         for name, url in self.urls.items():
             self.clients[name] = httpx.AsyncClient(base_url=url, timeout=60, limits=limits)
         return self
@@ -93,7 +97,13 @@ async def call(
     **kwargs: Any,
 ) -> httpx.Response:
     """One request; an answer outside ``expect`` is an error naming the problem it carried."""
-    answer = await client.request(method, path, **kwargs)
+    try:
+        answer = await client.request(method, path, **kwargs)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        # The connection closed under the request. Everything the simulation sends may go
+        # again: applications carry an idempotency key, reads and start signals are stored
+        # once, payments are per transaction.
+        answer = await client.request(method, path, **kwargs)
     if answer.status_code not in expect:
         raise SimulationError(
             f"{method} {client.base_url}{path}: {answer.status_code} {answer.text[:600]}"
