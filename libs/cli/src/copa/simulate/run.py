@@ -543,12 +543,15 @@ class Simulation:
         started = time.perf_counter()
         first_at = min((min(r.at for r in p[0]) for p in posts), default=gun)
         count = 0
+        sent_bodies: dict[int, tuple[str, str]] = {}
         for reads, resend, device, is_start in posts:
             due = (min(r.at for r in reads) - first_at).total_seconds() / self.options.speed
             delay = started + due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if is_start:
+            if resend and id(reads) in sent_bodies:
+                body, fmt = sent_bodies[id(reads)]  # a re-send is the same bytes again
+            elif is_start:
                 body, fmt = render_start_mat(reads), "csv"
             else:
                 body, fmt = (
@@ -556,6 +559,7 @@ class Simulation:
                     (run.finish_format),
                 )
                 self.sequence += len(reads)
+            sent_bodies[id(reads)] = (body, fmt)
             answer = await call(
                 timing,
                 "POST",
