@@ -71,7 +71,7 @@ def test_sixty_runners_on_the_100m_end_to_end_with_no_mismatch(
     assert report.latencies_ms  # results appeared on the public pages after the reads
     assert report.broker_ms
     # Every participant was mailed at least once (applied, paid, kit), through real SMTP.
-    recipients = {rcpt for mail in smtp_sink.messages() for rcpt in mail.rcpt_tos}
+    recipients = {rcpt for mail in smtp_sink.messages for rcpt in mail.rcpt_tos}
     assert sum(r.endswith("@sim.copa.example") for r in recipients) >= report.counts["participants"]
 
 

@@ -100,10 +100,12 @@ def run_race(
     dnf_share: float = 0.015,
     dq_share: float = 0.01,
     missed_read_share: float = 0.12,
+    force_dq: bool = False,
 ) -> RaceRun:
     """One race: outcomes, the reads of both timing points, and the 100 m's ``.lif`` file.
 
-    ``race_label``: event number, round, heat and name for the ``.lif`` header.
+    ``race_label``: event number, round, heat and name for the ``.lif`` header;
+    ``force_dq``: one runner is disqualified whatever the draw of chances.
     """
     fmt = finish_format(distance)
     quantum = QUANTUM_US[fmt]
@@ -113,9 +115,12 @@ def run_race(
     start_reads: list[Read] = []
     lif_times: dict[int, int] = {}
     timed_by_photo = distance.length_m == 100
+    forced = rng.choice(runners).bib if force_dq and runners else None
     for runner in runners:
         roll = rng.random()
         status: Status = "OK"
+        if runner.bib == forced:
+            roll = dns_share + dnf_share  # a disqualification to protest (reg 17)
         if roll < dns_share:
             status = "DNS"
         elif roll < dns_share + dnf_share:

@@ -481,6 +481,8 @@ class Simulation:
             gun,
             race_label=(page["race_number"], round_number, page["heat_number"] or 1, _label(page)),
             time_zone=self.edition.zone,
+            # The protest needs a disqualification in a race that decides places.
+            force_dq=self.options.protest and page["round"] != "heat" and not self._protestable(),
         )
         self.outcomes[race_id] = run.outcomes
         timing = self.target.http("timing-ingest")
@@ -660,6 +662,14 @@ class Simulation:
             return bool(page["status"] == "official")
 
         await self._wait(official, f"{_label(page)} official")
+
+    def _protestable(self) -> bool:
+        return any(
+            outcome.status == "DQ"
+            for race_id, outcomes in self.outcomes.items()
+            if self.races[race_id]["round"] != "heat"
+            for outcome in outcomes.values()
+        )
 
     async def _protest(self) -> tuple[int, str]:
         """reg 17: a disqualified runner of a race that decides places protests; upheld."""
