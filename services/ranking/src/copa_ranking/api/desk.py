@@ -64,6 +64,7 @@ class DrawOut(BaseModel):
     report: str = Field(description="What does not fit in the edition's hours (RULES §5).")
     schedule: list[ScheduledRaceOut]
 
+
 class StartersOut(BaseModel):
     participants: int = Field(description="Paid participants with a BIB on the roster.")
     confirmed: int = Field(description="Of them, starters with a chip (reg 8) and no ban.")
@@ -85,7 +86,6 @@ async def starters(session: Session, who: Organizer) -> StartersOut:
         )
     ).one()
     return StartersOut(participants=row.participants, confirmed=row.confirmed, banned=row.banned)
-
 
 
 @router.post("/organizer/draw", response_model=DrawOut, tags=["organizer"])
