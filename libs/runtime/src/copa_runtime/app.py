@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -86,27 +86,11 @@ class Runtime:
         await self.db.dispose()
 
 
-async def get_session(request: Request) -> AsyncSession:
-    """The request's unit of work: commits when the handler returns, rolls back if it raises,
-    and either way before the answer is sent.
-
-    An answer is a promise (a device drops the reads it was told are stored), so the commit
-    must come first. A dependency that yields is closed by FastAPI only after the response was
-    sent (its default ``scope="request"``); this one enters its unit of work on the stack that
-    FastAPI closes as soon as the handler returns (the one ``scope="function"`` dependencies
-    use), so every service's ``Depends(get_session)`` gets that behaviour. A commit that fails
-    is then an error answer, never a 200 for something that was not stored.
-    """
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commits if the handler returns, rolls back if it raises."""
     runtime: Runtime = request.app.state.runtime
-    stack = request.scope.get(_HANDLER_STACK)
-    if not isinstance(stack, AsyncExitStack):
-        raise RuntimeError(f"{_HANDLER_STACK} missing: FastAPI changed how it scopes dependencies")
-    session: AsyncSession = await stack.enter_async_context(runtime.db.unit_of_work())
-    return session
-
-
-_HANDLER_STACK = "fastapi_function_astack"
-"""The exit stack FastAPI closes when the handler returns, before sending the response."""
+    async with runtime.db.unit_of_work() as session:
+        yield session
 
 
 SessionDep = Depends(get_session)
