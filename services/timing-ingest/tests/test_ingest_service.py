@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from copa_contracts import topics
 from copa_contracts.envelope import Envelope
 from copa_runtime.db import Database
+from copa_runtime.kafka import ensure_topics, topics_with_dead_letters
 from copa_timing_ingest.formats import ipico
 from copa_timing_ingest.publisher import republish_all_reads
 
@@ -58,6 +59,9 @@ async def published(
     The bus is at-least-once by design (a relay that lost an acknowledgement sends again;
     consumers skip an event id they have), so by default an event id counts once: what is
     checked is which events exist, not how often the broker carried them."""
+    # The topic may not exist yet (an API-only process never creates it), and a reader of a
+    # missing topic fails instead of finding nothing.
+    await ensure_topics(bootstrap, topics_with_dead_letters([topics.topic_by_name(topic)]))
     reader = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
     )
