@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,13 +88,22 @@ class Runtime:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commits if the handler returns, rolls back if it raises."""
+    """The request's unit of work: commits if the handler returns, rolls back if it raises.
+
+    Depend on it as ``Depends(get_session, scope="function")`` (checked by the app): an
+    answer is a promise (a device drops the reads it was told are stored), so the commit must
+    come before the response is sent, and a dependency with ``yield`` of FastAPI's default
+    scope is closed only after the response went out, when a failing commit can no longer
+    change the answer. With ``scope="function"`` it closes as soon as the handler returns, and
+    a commit that fails is an error answer, never a 200 for something that was not stored.
+    """
     runtime: Runtime = request.app.state.runtime
     async with runtime.db.unit_of_work() as session:
         yield session
 
 
-SessionDep = Depends(get_session)
+SessionDep = Depends(get_session, scope="function")
+"""A handler's unit of work, committed before the answer is sent."""
 
 
 async def _broker_reachable(bootstrap_servers: str) -> None:
@@ -156,7 +166,22 @@ def create_app(
         _install_operations(app, definition)
         for router in definition.routers:
             app.include_router(router)
+        _check_sessions_commit_before_answering(app)
     return app
+
+
+def _check_sessions_commit_before_answering(app: FastAPI) -> None:
+    """Refuse to build an app with a handler whose unit of work would commit after the
+    answer was sent (``Depends(get_session)`` without ``scope="function"``)."""
+    pending = [(route.path, route.dependant) for route in app.routes if isinstance(route, APIRoute)]
+    while pending:
+        path, dependant = pending.pop()
+        for sub in dependant.dependencies:
+            if sub.call is get_session and sub.scope != "function":
+                raise RuntimeError(
+                    f"{path}: Depends(get_session) needs scope='function' (see get_session)"
+                )
+            pending.append((path, sub))
 
 
 class RepublishOut(BaseModel):

@@ -12,9 +12,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from copa_runtime.errors import is_infrastructure_failure
+
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 1
+"""What a 503 answer's ``Retry-After`` says (seconds): a database restart takes about that."""
 TYPE_BASE = "https://copa.run/problems/"
 
 
@@ -113,6 +117,19 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_infrastructure_failure(exc):
+            # The database (or the broker) is down or restarting: nothing was done, and the
+            # same request will work once it is back. Say so, so that a device re-sends.
+            log.warning("request refused: infrastructure unavailable", exc_info=exc)
+            return problem_response(
+                request,
+                503,
+                "Service Unavailable",
+                "A server this service needs (its database) is unavailable; nothing was "
+                "stored. Send the same request again shortly.",
+                type_=TYPE_BASE + "unavailable",
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
         log.exception("unhandled error")
         return problem_response(
             request,

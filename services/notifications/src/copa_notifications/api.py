@@ -27,7 +27,7 @@ from copa_runtime.errors import PermanentError
 from copa_runtime.problems import Problem
 
 router = APIRouter(tags=["notifications"])
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Organizer = Annotated[Principal, Depends(require_roles(Role.ORGANIZER))]
 recipients = Recipient.__table__  # type: ignore[attr-defined]
 relay_captains = RelayCaptain.__table__  # type: ignore[attr-defined]

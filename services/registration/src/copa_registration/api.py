@@ -36,7 +36,7 @@ from copa_registration.schemas import (
 from copa_runtime.app import Runtime, get_session
 from copa_runtime.problems import Problem
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Token = Annotated[str | None, Header(alias="X-Personal-Token")]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 

@@ -48,7 +48,7 @@ from copa_teams.tables import (
 )
 
 router = APIRouter()
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Organizer = Annotated[Principal, Depends(require_roles(Role.ORGANIZER))]
 _bearer = HTTPBearer(auto_error=False)
 

@@ -33,7 +33,7 @@ MAX_BATCH = 10_000
 DEFAULT_ZONE = "Asia/Almaty"  # RULES §1; a device's own zone is set by an organizer
 
 router = APIRouter(tags=["timing"])
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 DevicePrincipal = Annotated[Principal, Depends(require_roles(Role.TIMING_DEVICE))]
 Operator = Annotated[
     Principal, Depends(require_roles(Role.ORGANIZER, Role.JUDGE, Role.CHIEF_JUDGE))

@@ -27,7 +27,7 @@ from copa_runtime.outbox import add_event
 from copa_runtime.problems import Problem
 
 router = APIRouter()
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Organizer = Annotated[Principal, Depends(require_roles(Role.ORGANIZER))]
 Judge = Annotated[Principal, Depends(require_roles(Role.JUDGE, Role.CHIEF_JUDGE))]
 ChiefJudge = Annotated[Principal, Depends(require_roles(Role.CHIEF_JUDGE))]

@@ -39,7 +39,7 @@ from copa_runtime.problems import Problem
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/public", tags=["public results"])
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
 STREAM_POLL_S = 0.25
