@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -221,6 +221,10 @@ class OutboxRelay:
     linger_s = 0.0
     """How long to wait after a wake-up before publishing, so that the commits of a burst go
     out as one batch (each batch costs a metadata round trip and a transaction)."""
+    broker_check_s = 2.0
+    """While nothing is to be published, how often the relay makes sure the broker is still
+    there: one that went away unnoticed may come back empty, and must be refilled before
+    anything new is published (:meth:`refill_if_lost`)."""
 
     def __init__(
         self,
@@ -274,16 +278,26 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)  # another replica is relaying this database
             await conn.add_listener(self.notify_channel, self._on_notify)
             producer = await self._ensure_producer()
+            seen_broker = time.monotonic()
             while True:
                 if conn.is_closed():
                     raise ConnectionError("outbox relay lost its database connection")
                 self._wakeup.clear()
                 sent = await self.publish_once(producer)
+                if sent:
+                    seen_broker = time.monotonic()
                 if sent < self.batch_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wakeup.wait(), self.idle_poll_s)
                     if self.linger_s and self._wakeup.is_set():
                         await asyncio.sleep(self.linger_s)  # let a burst's next commits join
+                    elif time.monotonic() - seen_broker > self.broker_check_s:
+                        # Idle: an unreachable broker ends this lead (the producer is made
+                        # again, and the broker's content checked, once it answers).
+                        await asyncio.wait_for(
+                            producer.client.fetch_all_metadata(), self.publish_timeout_s
+                        )
+                        seen_broker = time.monotonic()
         finally:
             await conn.close(timeout=2)
 
@@ -362,11 +376,51 @@ class OutboxRelay:
             producer = make_producer(self.bootstrap_servers, client_id=f"{self.service}-outbox")
             try:
                 await producer.start()
+                await self.refill_if_lost(producer)
             except BaseException:
                 await producer.stop()
                 raise
             self._producer = producer
         return self._producer
+
+    async def refill_if_lost(self, producer: AIOKafkaProducer) -> int:
+        """Before publishing anything on a (re)connected broker: where a topic holds fewer
+        records than this outbox ever published to it, the broker lost them (the embedded one
+        restarts empty, a topic was deleted), so everything published to that topic is queued
+        again, in front of what is new. Returns how many rows were queued again.
+
+        Publishing the new events first and the old ones later (``copa republish``) would
+        hand consumers a participant's kit before the payment that made them a participant;
+        refilled first, each topic's history is in its original order again. Offsets only
+        grow on a broker that keeps its data (retention and compaction do not lower them),
+        so this never fires there; duplicates only raise the count, which is safe.
+        """
+        async with self.db.unit_of_work() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT topic, count(*) FROM outbox WHERE published_at IS NOT NULL "
+                    "AND topic = ANY(CAST(:topics AS text[])) GROUP BY topic"
+                ),
+                {"topics": [topic.name for topic in self.topics]},
+            )
+            published = {topic: int(count) for topic, count in rows.all()}
+        lost = await topics_holding_fewer(self.bootstrap_servers, producer, published)
+        if not lost:
+            return 0
+        async with self.db.unit_of_work() as session:
+            result = await session.execute(
+                text(
+                    "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL "
+                    "AND topic = ANY(CAST(:topics AS text[]))"
+                ),
+                {"topics": lost},
+            )
+        requeued = int(result.rowcount)  # type: ignore[attr-defined]
+        log.warning(
+            "the broker lost published events; publishing them again first",
+            extra={"topics": lost, "requeued": requeued, "service": self.service},
+        )
+        return requeued
 
     async def _close_producer(self) -> None:
         producer, self._producer = self._producer, None
@@ -381,6 +435,33 @@ class OutboxRelay:
 
     def _dsn(self) -> str:
         return self.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def topics_holding_fewer(
+    bootstrap_servers: str, producer: AIOKafkaProducer, published: dict[str, int]
+) -> list[str]:
+    """The topics of ``published`` whose partitions hold fewer records in all than it says
+    were published to them (end offsets summed: each record ever appended counts once)."""
+    wanted = {topic: count for topic, count in published.items() if count}
+    if not wanted:
+        return []
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in sorted(wanted)
+            for partition in sorted(await producer.partitions_for(topic))
+        ]
+        ends = await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+    held: dict[str, int] = {}
+    for tp, end in ends.items():
+        held[tp.topic] = held.get(tp.topic, 0) + end
+    return [topic for topic, count in wanted.items() if held.get(topic, 0) < count]
 
 
 async def republish(session: AsyncSession, event_ids: Sequence[uuid.UUID] | None = None) -> int:

@@ -23,6 +23,7 @@ runtime's :class:`OutboxRelay`, which this extends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -35,8 +36,10 @@ from copa_contracts import topics
 from copa_contracts.timing import ChipRead
 from copa_runtime import metrics
 from copa_runtime.db import Database
-from copa_runtime.outbox import OutboxRelay
+from copa_runtime.outbox import OutboxRelay, topics_holding_fewer
 from copa_runtime.settings import Settings
+
+log = logging.getLogger(__name__)
 
 STREAM = "bus"
 
@@ -120,6 +123,35 @@ class ReadsRelay(OutboxRelay):
     lock_key = 0x0C0BA_0002
     notify_channel = "copa_reads"
     linger_s = 0.005  # devices post every few ms at a finish: one batch for several posts
+
+    async def refill_if_lost(self, producer: Any) -> int:
+        """The outbox's check (:meth:`OutboxRelay.refill_if_lost`) for the reads table: when
+        the broker holds fewer reads than the cursor has passed, it lost them, and the cursor
+        goes back to the start before anything new is published."""
+        async with self.db.unit_of_work() as session:
+            passed = int(
+                (
+                    await session.execute(
+                        text(
+                            "SELECT count(*) FROM reads WHERE (txid, id) <= (SELECT txid, "
+                            "read_id FROM reads_publication WHERE stream = :stream)"
+                        ),
+                        {"stream": STREAM},
+                    )
+                ).scalar_one()
+            )
+        lost = await topics_holding_fewer(
+            self.bootstrap_servers, producer, {topics.READS.name: passed}
+        )
+        if not lost:
+            return 0
+        async with self.db.unit_of_work() as session:
+            await republish_all_reads(session)
+        log.warning(
+            "the broker lost published reads; publishing every read again first",
+            extra={"reads": passed},
+        )
+        return passed
 
     async def publish_once(self, producer: Any) -> int:
         started = time.perf_counter()
