@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from copa_ranking.engine import (
     RaceGroup,
     RaceResult,
     Ruling,
+    StandingEntry,
     confirm,
     gender_standings,
     group_standings,
@@ -305,3 +308,113 @@ def test_a_field_ranked_by_time_is_a_valid_ranking_of_its_finishers(
         assert before_time is not None
         tied = -(-before_time // 1000) == -(-time // 1000)
         assert entry.place == (before.place if tied else index + 1)
+
+
+# --- the ranking against a plain reference (issue 5: the fast paths keep the rules exact) ------
+
+
+def reference_ranking(
+    entries: list[tuple[int, str | None, int | None]], resolution: int
+) -> list[tuple[int | None, int]]:
+    """(place, BIB) in listing order from (BIB, status, raw time), written from RULES §5, §6:
+    places by raw time at 1/1000 s rounded up, equal keys sharing (1, 2, 2, 4), ties by BIB;
+    then the unplaced (no result yet or no time of the basis), DNF, DQ, DNS, each by BIB."""
+    timed = sorted(
+        (-(-time // resolution), bib)
+        for bib, status, time in entries
+        if status == "OK" and time is not None
+    )
+    listing: list[tuple[int | None, int]] = []
+    for index, (key, bib) in enumerate(timed):
+        shared = index and key == timed[index - 1][0]
+        listing.append((listing[-1][0] if shared else index + 1, bib))
+    order = {None: 0, "OK": 0, "DNF": 1, "DQ": 2, "DNS": 3}
+    unplaced = sorted(
+        (order[status], bib) for bib, status, time in entries if status != "OK" or time is None
+    )
+    return listing + [(None, bib) for _, bib in unplaced]
+
+
+@st.composite
+def crowded_fields(draw: st.DrawFn) -> list[list[Performance]]:
+    """Races of one group with shuffled BIBs and raw times a few microseconds to a few
+    milliseconds apart: many runners share a thousandth, across races, in any BIB order."""
+    count = draw(st.integers(1, 60))
+    bibs = draw(st.permutations(range(1, count + 1)))
+    performances: list[Performance] = []
+    for bib in bibs:
+        kind = draw(st.integers(0, 11))
+        if kind == 0:
+            performances.append(
+                Performance.ruled(Ruling(bib, draw(st.sampled_from(["DNS", "DNF"]))))
+            )
+        elif kind == 1:
+            performances.append(Performance.ruled(Ruling(bib, "DQ", "7.12")))
+        else:
+            gun = t("9:00") + draw(st.integers(0, 4_000))
+            offset = draw(st.none() | st.integers(0, 2_500))
+            net = None if offset is None else gun - offset
+            performances.append(Performance.finish(bib, gun, net_time_us=net))
+    size = draw(st.integers(1, 25))
+    return [performances[i : i + size] for i in range(0, len(performances), size)]
+
+
+@given(crowded_fields(), crowded_fields(), st.sampled_from(["gun", "net"]))
+def test_category_gender_and_field_rankings_match_the_plain_reference(
+    men_18: list[list[Performance]], men_35: list[list[Performance]], basis: str
+) -> None:
+    tables = []
+    for category, races, shift in (("18-34", men_18, 0), ("35-44", men_35, 1000)):
+        group = RaceGroup("3000m", "M", category)
+        results = [
+            race(
+                f"{category}/{n}",
+                [dataclasses.replace(p, bib=p.bib + shift) for p in performances],
+            )
+            for n, performances in enumerate(races, start=1)
+        ]
+        size = sum(len(r.lines) for r in results)
+        table = group_standings(group, plan_group(size, LONG), results, RESULTS)
+        if len(results) > 1:  # a single race keeps its own finish order (RULES §6)
+            lines = [line for r in results for line in r.lines]
+            expected = reference_ranking(
+                [(x.bib, x.status, x.gun_time_us) for x in lines], RESULTS.tie_resolution_us
+            )
+            assert [(e.place, e.bib) for e in table.entries] == expected
+        tables.append(table)
+    everyone = [e for table in tables for e in table.entries]
+    overall = gender_standings("3000m", "M", tables, RESULTS)
+    assert [(e.place, e.bib) for e in overall.entries] == reference_ranking(
+        [(e.bib, e.status, e.gun_time_us) for e in everyone], RESULTS.tie_resolution_us
+    )
+    field = rank_by_time(reversed(everyone), RESULTS, basis)  # type: ignore[arg-type]
+    time_of = "gun_time_us" if basis == "gun" else "net_time_us"
+    assert [(e.place, e.bib) for e in field] == reference_ranking(
+        [(e.bib, e.status, getattr(e, time_of)) for e in everyone], RESULTS.tie_resolution_us
+    )
+    # only the place changes: every other field is the entry's own
+    by_bib = {e.bib: e for e in everyone}
+    assert all(e[1:] == by_bib[e.bib][1:] for e in (*overall.entries, *field))
+    assert all(type(e) is StandingEntry for e in (*overall.entries, *field))
+
+
+def test_runners_sharing_a_thousandth_across_races_are_listed_by_bib() -> None:
+    # raw times 1 us apart, in the reverse order of the BIBs: one place, listed 3, 5, 7
+    races = [
+        race("r1", [Performance.finish(7, t("9:00.000") - 2), Performance.finish(9, t("9:01"))]),
+        race("r2", [Performance.finish(5, t("9:00.000") - 1)]),
+        race("r3", [Performance.finish(3, t("9:00.000")), Performance.finish(1, t("8:59"))]),
+    ]
+    table = group_standings(RaceGroup("3000m", "M", "18-34"), plan_group(5, LONG), races, RESULTS)
+    assert [(e.place, e.bib) for e in table.entries] == [(1, 1), (2, 3), (2, 5), (2, 7), (5, 9)]
+
+
+def test_the_engine_reads_entry_fields_where_the_named_tuple_has_them() -> None:
+    from copa_ranking.engine import standings
+
+    fields = StandingEntry._fields
+    assert fields[0] == "place"
+    assert fields[standings._BIB] == "bib"
+    assert fields[standings._STATUS] == "status"
+    assert fields[standings._GUN] == "gun_time_us"
+    assert fields[standings._NET] == "net_time_us"

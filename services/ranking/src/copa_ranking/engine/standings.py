@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import functools
 import gc
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import chain
+from operator import itemgetter
 from typing import Final, Literal, NamedTuple, ParamSpec, TypeVar
 
 from copa_contracts.edition import ResultRules
@@ -69,8 +70,6 @@ class StandingEntry(NamedTuple):
     def status_text(self) -> str:
         return status_text(self.status, self.dq_rule)
 
-
-_Timed = TypeVar("_Timed", RaceLine, StandingEntry)
 
 TimeBasis = Literal["gun", "net"]
 """The time a field is ranked by: the gun time, official (reg 11.4, RULES §6), or the net
@@ -147,15 +146,19 @@ def group_standings(
     if final is not None and not group_format.has_final:
         raise EngineError(f"{group}: a {group_format.first_round} round has no final")
     race_of: dict[Bib, RaceId] = {}
-    finished: list[RaceLine] = []
+    finished: list[_Row] = []
     others: list[RaceLine] = []
     listed = 0
     for race in first_round:
         race_id = race.race_id
-        listed += len(race.lines)
-        for line in race.lines:
+        lines = race.lines
+        listed += len(lines)
+        for line in lines:
             race_of[line.bib] = race_id
-            (finished if line.status == "OK" else others).append(line)
+            if line.status == "OK":
+                finished.append((line.gun_time_us or 0, race_id, line))
+            else:
+                others.append(line)
     if len(race_of) != listed:
         raise EngineError(f"{group}: a BIB appears in two races of round 1")
 
@@ -178,8 +181,8 @@ def group_standings(
         # reg 11.3.2, 11.3.3: the final decides the first places by its finish order...
         entries = [_entry(line, line.place, category, final.race_id) for line in final.finishers]
         # ... and round-1 times place the others after every runner of the final.
-        rest = [line for line in finished if line.bib not in in_final]
-        entries += _by_time(rest, race_of, category, results, offset=len(final.lines))
+        rest = [row for row in finished if row[2].bib not in in_final]
+        entries += _by_time(rest, category, results, offset=len(final.lines))
         others = [
             *(line for line in final.lines if line.status != "OK"),
             *(line for line in others if line.bib not in in_final),
@@ -190,7 +193,7 @@ def group_standings(
         entries = [_entry(line, line.place, category, race.race_id) for line in race.finishers]
     else:
         # reg 11.3.4, 11.3.6: places from times across all races of the round.
-        entries = _by_time(finished, race_of, category, results, offset=0)
+        entries = _by_time(finished, category, results, offset=0)
 
     others.sort(key=lambda line: (NON_FINISHER_ORDER[line.status], line.bib))
     entries += [_entry(line, None, category, race_of[line.bib]) for line in others]
@@ -216,8 +219,8 @@ def gender_standings(
     for table in tables:
         if table.distance != distance or table.gender != gender:
             raise EngineError(f"{table.distance} {table.gender} standings in {distance} {gender}")
-    entries = [e for t in tables for e in t.entries]
-    if len({e.bib for e in entries}) != len(entries):
+    entries = list(chain.from_iterable(t.entries for t in tables))
+    if len({e[_BIB] for e in entries}) != len(entries):
         raise EngineError(f"{distance} {gender}: a BIB appears in two categories")
     ranked = _rank(entries, results, basis)
     status: PublicationStatus = (
@@ -241,7 +244,7 @@ def rank_by_time(
     DNS (RULES §6), each by BIB. Every other field of an entry is kept as it is.
     """
     listed = list(entries)
-    if len({e.bib for e in listed}) != len(listed):
+    if len({e[_BIB] for e in listed}) != len(listed):
         raise EngineError("a BIB appears twice in one field")
     return _rank(listed, results, basis)
 
@@ -254,27 +257,34 @@ def _rank(
     entries: list[StandingEntry], results: ResultRules, basis: TimeBasis
 ) -> tuple[StandingEntry, ...]:
     resolution = results.tie_resolution_us
-    time_of: Callable[[StandingEntry], int | None] = attrgetter(f"{basis}_time_us")
-    finishers = [e for e in entries if e.status == "OK" and time_of(e) is not None]
-    if basis == "gun":
-        _sort_by_time(finishers, resolution)
-    else:
-        _sort_by_net_time(finishers, resolution)
+    at: Literal[4, 6] = _GUN if basis == "gun" else _NET
+    timed: list[StandingEntry] = []
+    unplaced: list[StandingEntry] = []
+    for e in entries:
+        if e[_STATUS] == "OK" and e[at] is not None:
+            timed.append(e)
+        else:
+            unplaced.append(e)
+    # by raw time alone, as in _by_time; the runners sharing a place are listed by BIB after
+    timed.sort(key=itemgetter(at))
     ranked: list[StandingEntry] = []
-    append = ranked.append
-    make = StandingEntry._make  # a new place on the same line: the fastest copy of a tuple
-    previous_key = -1
+    shared: list[int] = []
+    previous = None
     place = 0
-    for index, entry in enumerate(finishers, start=1):
-        key = -(-(time_of(entry) or 0) // resolution)
-        if key != previous_key:
-            place, previous_key = index, key
-        append(make((place, *entry[1:])))
-    rest = sorted(
-        (e for e in entries if e.status != "OK" or time_of(e) is None),
-        key=lambda e: (_UNPLACED_ORDER[e.status], e.bib),
+    for index, entry in enumerate(timed, start=1):
+        tie = -(-(entry[at] or 0) // resolution)
+        if tie != previous:
+            place, previous = index, tie
+        else:
+            shared.append(place)
+        # a new place on the same line; concatenating is faster than unpacking into a tuple
+        ranked.append(_new_entry(StandingEntry, (place,) + entry[1:]))  # noqa: RUF005
+    _list_shared_places_by_bib(ranked, shared, first_place=1)
+    unplaced.sort(key=lambda e: (_UNPLACED_ORDER[e.status], e.bib))
+    ranked.extend(
+        e if e.place is None else _new_entry(StandingEntry, (None,) + e[1:])  # noqa: RUF005
+        for e in unplaced
     )
-    ranked.extend(make((None, *e[1:])) for e in rest)
     return tuple(ranked)
 
 
@@ -284,72 +294,90 @@ def winners(standings: Standings, results: ResultRules) -> tuple[StandingEntry, 
 
 
 def _by_time(
-    finished: list[RaceLine],
-    race_of: Mapping[Bib, RaceId],
-    category: str,
-    results: ResultRules,
-    offset: int,
+    rows: list[_Row], category: str, results: ResultRules, offset: int
 ) -> list[StandingEntry]:
     """Finishers by raw time across races, equal at 1/1000 s sharing, places from offset + 1.
 
     The hot path of every recomputation (issue 5 bench: 50,000 runners), kept close to a
-    plain sort of the times: one integer sort key, one pass, tuples.
+    plain sort of the times: the tie key made in the pass that places, one sort on one
+    integer, each entry built from a tuple of its fields.
     """
     resolution = results.tie_resolution_us
-    _sort_by_time(finished, resolution)
+    rows.sort(key=_GUN_TIME)
     entries: list[StandingEntry] = []
-    append = entries.append
-    previous_key = -1
+    shared: list[int] = []
+    previous = None
     place = 0
-    for index, line in enumerate(finished, start=offset + 1):
-        gun = line.gun_time_us or 0
-        key = -(-gun // resolution)
-        if key != previous_key:
-            place, previous_key = index, key
-        append(
-            StandingEntry(
-                place,
-                line.bib,
-                category,
-                "OK",
-                gun,
-                line.official_time_us,
-                line.net_time_us,
-                line.source,
-                None,
-                race_of[line.bib],
+    for index, (gun, race_id, line) in enumerate(rows, start=offset + 1):
+        tie = -(-gun // resolution)
+        if tie != previous:
+            place, previous = index, tie
+        else:
+            shared.append(place)
+        entries.append(
+            _new_entry(
+                StandingEntry,
+                (
+                    place,
+                    line.bib,
+                    category,
+                    "OK",
+                    gun,
+                    line.official_time_us,
+                    line.net_time_us,
+                    line.source,
+                    None,
+                    race_id,
+                ),
             )
         )
+    _list_shared_places_by_bib(entries, shared, first_place=offset + 1)
     return entries
 
 
-_BIB_SPAN = 1 << 32
+_Row = tuple[int, RaceId, RaceLine]
+"""A finisher of a group as it is sorted: raw gun time, the race, the line."""
+
+_GUN_TIME: Final = itemgetter(0)
+"""Rows are sorted by raw time alone, an order of the tie keys too (rounding up keeps it): a
+sort on one integer compares each pair once, where a sort on (tie key, BIB) tuples compares
+twice (half the sort's time, issue 5 bench); the few runners sharing a place are then listed
+by BIB (:func:`_list_shared_places_by_bib`)."""
+
+_new_entry: Final = tuple.__new__
+"""An entry straight from a tuple of its fields: ``StandingEntry(...)`` goes through the named
+tuple's generated ``__new__``, a Python call of its own per entry (a third of the time of
+building the entries, issue 5 bench). The result is a StandingEntry all the same."""
+
+# Fields read by position in the hot loops: a subscript of a named tuple is faster than its
+# named field, a descriptor call (checked against StandingEntry._fields by the tests).
+_BIB: Final = 1
+_STATUS: Final = 3
+_GUN: Final = 4
+_NET: Final = 6
+
+_by_bib: Final = itemgetter(_BIB)
 
 
-def _sort_by_time(items: list[_Timed], resolution: int) -> None:
-    """Sort in place by raw time at ``resolution`` (rounded up), then by BIB.
+def _list_shared_places_by_bib(
+    entries: list[StandingEntry], shared: Iterable[int], first_place: int
+) -> None:
+    """List the runners of each shared place by BIB (RULES §6), in place.
 
-    One integer per item, (time key) * 2^32 + BIB, when every BIB fits in 32 bits (always,
-    for real BIBs); otherwise two stable sorts.
+    ``entries`` are in place order, sorted by raw time alone (those sharing a place in the
+    order of their raw times); ``shared`` names the places given to more than one runner (a
+    place may repeat), ``first_place`` is the place of ``entries[0]``.
     """
-    if all(0 <= item.bib < _BIB_SPAN for item in items):
-        items.sort(key=lambda i: -(-(i.gun_time_us or 0) // resolution) * _BIB_SPAN + i.bib)
-    else:
-        items.sort(key=lambda i: i.bib)
-        items.sort(key=lambda i: -(-(i.gun_time_us or 0) // resolution))
-
-
-def _sort_by_net_time(items: list[StandingEntry], resolution: int) -> None:
-    """:func:`_sort_by_time` by the net time (every item has one)."""
-    if all(0 <= item.bib < _BIB_SPAN for item in items):
-        items.sort(key=lambda i: -(-(i.net_time_us or 0) // resolution) * _BIB_SPAN + i.bib)
-    else:
-        items.sort(key=lambda i: i.bib)
-        items.sort(key=lambda i: -(-(i.net_time_us or 0) // resolution))
+    for place in dict.fromkeys(shared):
+        start = place - first_place
+        end = start + 1
+        while end < len(entries) and entries[end][0] == place:
+            end += 1
+        entries[start:end] = sorted(entries[start:end], key=_by_bib)
 
 
 def _entry(line: RaceLine, place: int | None, category: str, race_id: RaceId) -> StandingEntry:
-    return StandingEntry(
+    fields = (
         place,
         line.bib,
         category,
@@ -361,6 +389,7 @@ def _entry(line: RaceLine, place: int | None, category: str, race_id: RaceId) ->
         line.dq_rule,
         race_id,
     )
+    return _new_entry(StandingEntry, fields)
 
 
 __all__ = [
