@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,8 +29,8 @@ from aiokafka import AIOKafkaConsumer
 
 from copa.embedded.service_process import ServiceProcess
 from copa_contracts import topics
-from copa_contracts.envelope import Envelope
-from copa_runtime.kafka import ensure_topics, topics_with_dead_letters
+from copa_contracts.envelope import Envelope, Event
+from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
 
 RACE_DAY = datetime(2024, 3, 17, 4, 0, tzinfo=UTC)  # 09:00 in Almaty (UTC+5 since 2024-03-01)
 
@@ -137,6 +137,26 @@ async def read_topic(bootstrap: str, topic: str, *, quiet_s: float = 1.5) -> lis
     finally:
         await reader.stop()
     return found
+
+
+def wrap(event: Event, key: str) -> tuple[str, Envelope]:
+    """``event`` as its producer would publish it: (topic name, envelope)."""
+    return topics.topic_of(event).name, Envelope.wrap(event, producer="test", key=key)
+
+
+async def produce(bootstrap: str, items: Iterable[tuple[str, Envelope]]) -> None:
+    """Put envelopes on the broker as the other services' relays do (keyed, acks=all)."""
+    await ensure_topics(bootstrap, topics_with_dead_letters(topics.ALL_TOPICS))
+    producer = make_producer(bootstrap, client_id="chaos-test")
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(name, envelope.to_bytes(), key=envelope.key.encode())
+            for name, envelope in items
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
 
 
 def distinct(envelopes: Sequence[Envelope]) -> dict[uuid.UUID, Envelope]:

@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import shutil
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,9 @@ from copa.embedded.service_process import ServiceProcess
 from copa_contracts import topics
 from copa_contracts.common import Contact
 from copa_contracts.edition import find_editions_dir
-from copa_contracts.envelope import Envelope, Event
+from copa_contracts.envelope import Envelope
 from copa_contracts.participants import KitIssued, ParticipantPaid
 from copa_contracts.timing import ChipRead, StartSignal
-from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
 
 GROUPS = [("M", "18-34"), ("M", "35-44"), ("F", "18-34"), ("F", "35-44")]
 PER_GROUP = 8
@@ -79,12 +77,7 @@ def gun_of(group: int) -> dt.datetime:
     return GUN + dt.timedelta(seconds=150 * group)
 
 
-def wrap(event: Event, key: str) -> tuple[str, Envelope]:
-    topic = topics.topic_of(event)
-    return topic.name, Envelope.wrap(event, producer="test", key=key)
-
-
-def roster_events(edition: str) -> list[tuple[str, Envelope]]:
+def roster_events(chaos, edition: str) -> list[tuple[str, Envelope]]:
     """What registration publishes for each runner: paid, then the kit with the chip."""
     events = []
     for runner in RUNNERS:
@@ -95,7 +88,7 @@ def roster_events(edition: str) -> list[tuple[str, Envelope]]:
             "contact": runner.contact(),
         }
         events.append(
-            wrap(
+            chaos.wrap(
                 ParticipantPaid(
                     **common,
                     distance="100m",
@@ -110,7 +103,7 @@ def roster_events(edition: str) -> list[tuple[str, Envelope]]:
             )
         )
         events.append(
-            wrap(
+            chaos.wrap(
                 KitIssued(
                     **common,
                     bib=runner.bib,
@@ -164,20 +157,6 @@ def read_events(group: int) -> list[tuple[str, Envelope]]:
     return events
 
 
-async def produce(bootstrap: str, items: Iterable[tuple[str, Envelope]]) -> None:
-    await ensure_topics(bootstrap, topics_with_dead_letters(topics.ALL_TOPICS))
-    producer = make_producer(bootstrap, client_id="chaos-test")
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(name, envelope.to_bytes(), key=envelope.key.encode())
-            for name, envelope in items
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
 async def processed(chaos, ranking: ServiceProcess, consumer: str) -> int:
     count = await chaos.scalar(
         ranking, "SELECT count(*) FROM processed_events WHERE consumer = $1", consumer
@@ -204,7 +183,7 @@ async def draw(chaos, ranking: ServiceProcess) -> dict[tuple[str, str], str]:
     return {(r["gender"], r["category"]): r["race_id"] for r in races}
 
 
-def start_event(race_id: str, group: int) -> tuple[str, Envelope]:
+def start_event(chaos, race_id: str, group: int) -> tuple[str, Envelope]:
     signal = StartSignal(
         race_id=uuid.UUID(race_id),
         signal_id=uuid.uuid5(uuid.NAMESPACE_URL, f"copa:chaos:start:{race_id}"),
@@ -212,7 +191,7 @@ def start_event(race_id: str, group: int) -> tuple[str, Envelope]:
         device_id="start-1",
         source="start_system",
     )
-    return wrap(signal, race_id)
+    return chaos.wrap(signal, race_id)
 
 
 async def results(ranking: ServiceProcess, races: dict[tuple[str, str], str]) -> dict:
@@ -267,24 +246,24 @@ async def test_ranking_killed_while_consuming_reads_ends_as_an_undisturbed_run(
     calm_broker, hit_broker = broker_factory(), broker_factory()
     calm = start_service("ranking", calm_broker.bootstrap)
     hit = start_service("ranking", hit_broker.bootstrap)
-    roster = roster_events(edition_today)
+    roster = roster_events(chaos, edition_today)
     await asyncio.gather(
-        produce(calm_broker.bootstrap, roster), produce(hit_broker.bootstrap, roster)
+        chaos.produce(calm_broker.bootstrap, roster), chaos.produce(hit_broker.bootstrap, roster)
     )
     calm_races, hit_races = await asyncio.gather(draw(chaos, calm), draw(chaos, hit))
 
     def day(races: dict[tuple[str, str], str], groups: range) -> list[tuple[str, Envelope]]:
         items = []
         for g in groups:
-            items.append(start_event(races[GROUPS[g]], g))
+            items.append(start_event(chaos, races[GROUPS[g]], g))
             items.extend(read_events(g))
         return items
 
-    await produce(calm_broker.bootstrap, day(calm_races, range(len(GROUPS))))
+    await chaos.produce(calm_broker.bootstrap, day(calm_races, range(len(GROUPS))))
 
     # The disturbed run: half the day, killed once consumption is under way, the rest sent
     # while it is down; killed again as soon as it consumes after the restart.
-    await produce(hit_broker.bootstrap, day(hit_races, range(2)))
+    await chaos.produce(hit_broker.bootstrap, day(hit_races, range(2)))
 
     async def consuming() -> bool:
         return await processed(chaos, hit, "ranking.timing") > 0
@@ -292,7 +271,7 @@ async def test_ranking_killed_while_consuming_reads_ends_as_an_undisturbed_run(
     await chaos.eventually(consuming, "ranking to consume the first reads", 60)
     hit.kill()
     before_first_kill = await processed(chaos, hit, "ranking.timing")
-    await produce(hit_broker.bootstrap, day(hit_races, range(2, len(GROUPS))))
+    await chaos.produce(hit_broker.bootstrap, day(hit_races, range(2, len(GROUPS))))
     hit.start()
 
     async def consuming_again() -> bool:
@@ -350,7 +329,7 @@ async def test_device_that_lost_its_network_resends_its_last_five_minutes_and_no
     broker = broker_factory()
     ingest = start_service("timing-ingest", broker.bootstrap)
     ranking = start_service("ranking", broker.bootstrap)
-    await produce(broker.bootstrap, roster_events(edition_today))
+    await chaos.produce(broker.bootstrap, roster_events(chaos, edition_today))
     races = await draw(chaos, ranking)
     device = chaos.auth(ingest.token("timing_device", device="finish-1"))
     sent: list[dict[str, Any]] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import random
 import uuid
@@ -18,7 +17,6 @@ from copa_contracts.edition import find_editions_dir
 from copa_contracts.envelope import Envelope
 from copa_contracts.participants import ParticipantPaid
 from copa_contracts.ranking import StandingsEntry, StandingsUpdated, standings_id
-from copa_runtime.kafka import ensure_topics, make_producer, topics_with_dead_letters
 
 NOW = datetime(2024, 3, 17, 6, 0, tzinfo=UTC)
 TEAMS = 12
@@ -129,23 +127,6 @@ def standings(edition: str, gender: str, revision: int) -> StandingsUpdated:
     )
 
 
-async def produce(bootstrap: str, envelopes: list[tuple[str, Envelope]]) -> None:
-    await ensure_topics(bootstrap, topics_with_dead_letters(topics.ALL_TOPICS))
-    producer = make_producer(bootstrap, client_id="chaos-teams")
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(name, e.to_bytes(), key=e.key.encode()) for name, e in envelopes
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
-def wrap(event, key: str) -> tuple[str, Envelope]:
-    return topics.topic_of(event).name, Envelope.wrap(event, producer="test", key=key)
-
-
 async def test_teams_killed_while_consuming_ends_with_the_tables_the_inputs_give(
     chaos, start_service, broker_factory, edition
 ):
@@ -158,7 +139,9 @@ async def test_teams_killed_while_consuming_ends_with_the_tables_the_inputs_give
     no table published twice, and the last one is the table served."""
     broker = broker_factory()
     teams = start_service("teams", broker.bootstrap)
-    await produce(broker.bootstrap, [wrap(r.paid(edition), str(r.id)) for r in EVERYONE])
+    await chaos.produce(
+        broker.bootstrap, [chaos.wrap(r.paid(edition), str(r.id)) for r in EVERYONE]
+    )
 
     async def participants() -> int:
         return int(await chaos.scalar(teams, "SELECT count(*) FROM participants") or 0)
@@ -176,19 +159,19 @@ async def test_teams_killed_while_consuming_ends_with_the_tables_the_inputs_give
 
     def revisions(numbers: range) -> list[tuple[str, Envelope]]:
         return [
-            wrap(standings(edition, gender, revision), f"{gender}/{revision}")
+            chaos.wrap(standings(edition, gender, revision), f"{gender}/{revision}")
             for revision in numbers
             for gender in "MF"
         ]
 
     before = await _processed(chaos, teams)
-    await produce(broker.bootstrap, revisions(range(1, REVISIONS // 2 + 1)))
+    await chaos.produce(broker.bootstrap, revisions(range(1, REVISIONS // 2 + 1)))
     await chaos.eventually(
         lambda: _at_least(lambda: _processed(chaos, teams), before + 1), "standings consumed"
     )
     teams.kill()
     at_kill = await _processed(chaos, teams)
-    await produce(broker.bootstrap, revisions(range(REVISIONS // 2 + 1, REVISIONS + 1)))
+    await chaos.produce(broker.bootstrap, revisions(range(REVISIONS // 2 + 1, REVISIONS + 1)))
     teams.start()
     await chaos.eventually(
         lambda: _at_least(lambda: _processed(chaos, teams), before + 2 * REVISIONS),
