@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import shutil
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from copa.embedded.service_process import ServiceProcess
 from copa_contracts import topics
 from copa_contracts.common import Contact
-from copa_contracts.edition import find_editions_dir
 from copa_contracts.envelope import Envelope
 from copa_contracts.participants import KitIssued, ParticipantPaid
 from copa_contracts.timing import ChipRead, StartSignal
@@ -30,25 +26,6 @@ GROUPS = [("M", "18-34"), ("M", "35-44"), ("F", "18-34"), ("F", "35-44")]
 PER_GROUP = 8
 READS_PER_CROSSING = 15
 GUN = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=5)
-
-
-@pytest.fixture
-def edition_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The 2024 edition moved to today (as the ranking service tests do)."""
-    folder = tmp_path / "editions"
-    folder.mkdir()
-    source = (find_editions_dir() / "2024.toml").read_text()
-    today = dt.datetime.now(dt.UTC).date().isoformat()
-    moved = source.replace('code = "2024"', 'code = "c2024"').replace(
-        "date = 2024-03-17", f"date = {today}"
-    )
-    assert moved != source
-    (folder / "c2024.toml").write_text(moved)
-    for other in find_editions_dir().glob("*.toml"):
-        shutil.copy(other, folder / other.name)
-    monkeypatch.setenv("COPA_EDITIONS_DIR", str(folder))
-    monkeypatch.setenv("COPA_EDITION", "c2024")
-    return "c2024"
 
 
 class Runner:

@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -27,13 +26,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer
 
 from copa.embedded.service_process import ServiceProcess
 from copa_contracts import topics
 from copa_contracts.common import Contact
-from copa_contracts.edition import find_editions_dir
 from copa_contracts.envelope import Envelope, Event
 from copa_contracts.participants import (
     CategoryChanged,
@@ -69,25 +66,6 @@ async def wait_for(check: Callable[[], Awaitable[Any]], what: str, timeout_s: fl
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.2)
-
-
-@pytest.fixture
-def edition_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The 2024 edition moved to today, so that the protest window (reg 17.2) is open."""
-    folder = tmp_path / "editions"
-    folder.mkdir()
-    source = (find_editions_dir() / "2024.toml").read_text()
-    today = dt.datetime.now(dt.UTC).date().isoformat()
-    moved = source.replace('code = "2024"', 'code = "t2024"').replace(
-        "date = 2024-03-17", f"date = {today}"
-    )
-    assert moved != source
-    (folder / "t2024.toml").write_text(moved)
-    for other in find_editions_dir().glob("*.toml"):
-        shutil.copy(other, folder / other.name)
-    monkeypatch.setenv("COPA_EDITIONS_DIR", str(folder))
-    monkeypatch.setenv("COPA_EDITION", "t2024")
-    return "t2024"
 
 
 class Bus:

@@ -18,6 +18,9 @@ Function fixtures
     ``broker_factory``   -> ``() -> EmbeddedKafka``, each a dedicated embedded broker with
                             ``bootstrap``, ``stop()``, ``start()`` (same port); all are stopped
                             when the test ends.
+    ``edition_today``    -> ``str``, the code of the 2024 edition moved to today (its
+                            race day and protest window open), set as ``COPA_EDITION`` for
+                            the services this test starts.
 
 Fixtures are synchronous, so they work for sync and async tests alike.
 """
@@ -192,6 +195,29 @@ def broker_factory(
     finally:
         for broker in brokers:
             broker.stop()
+
+
+@pytest.fixture
+def edition_today(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The 2024 edition moved to today, so that the protest window (reg 17.2) is open."""
+    import datetime as dt
+
+    from copa_contracts.edition import find_editions_dir
+
+    folder = tmp_path / "editions"
+    folder.mkdir()
+    source = (find_editions_dir() / "2024.toml").read_text()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    moved = source.replace('code = "2024"', 'code = "t2024"').replace(
+        "date = 2024-03-17", f"date = {today}"
+    )
+    assert moved != source
+    (folder / "t2024.toml").write_text(moved)
+    for other in find_editions_dir().glob("*.toml"):
+        shutil.copy(other, folder / other.name)
+    monkeypatch.setenv("COPA_EDITIONS_DIR", str(folder))
+    monkeypatch.setenv("COPA_EDITION", "t2024")
+    return "t2024"
 
 
 @pytest.fixture(scope="session")

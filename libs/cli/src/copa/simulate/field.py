@@ -79,9 +79,6 @@ class Person:
 class FieldPlan:
     people: tuple[Person, ...]
 
-    def entrants(self) -> list[Person]:
-        return [p for p in self.people if p.enters]
-
 
 def plan_field(
     edition: Edition,

@@ -147,7 +147,6 @@ def run_race(
             start_reads.append(
                 Read(runner.chip, _at(gun, start_us, 1_000), "start", rng.randint(1, 4))
             )
-            outcome.net_us = None
         for crossing, at_us in enumerate(times, start=1):
             reads = _crossing_reads(rng, runner.chip, gun, at_us, quantum, missed_read_share)
             finish_reads.extend(reads)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import random
 import sys
 import time
@@ -323,7 +322,7 @@ class Simulation:
             "participants": len(self.entrants),
         }
         paid = _paid_total(counts.json())
-        if paid is not None and paid != len(self.entrants):
+        if paid != len(self.entrants):
             self.report.mismatches.append(
                 f"registration counts {paid} paid participants, expected {len(self.entrants)}"
             )
@@ -424,7 +423,7 @@ class Simulation:
                 key=lambda r: (r["scheduled_start_at"], r["race_number"]),
             )
             if not pending:
-                if await self._finals_due(done):
+                if self._finals_due():
                     if time.perf_counter() > waiting_since + self.options.wait_s:
                         raise SimulationError("a final was never published after its round 1")
                     await asyncio.sleep(0.2)
@@ -439,7 +438,7 @@ class Simulation:
         self.report.counts["reads posted (re-sends included)"] = reads
         return reads, f"{len(done)} races, {reads:,} reads posted"
 
-    async def _finals_due(self, done: set[str]) -> bool:
+    def _finals_due(self) -> bool:
         """A group with heats whose final is not published yet (it follows round 1's
         confirmation, reg 11.3.2)."""
         groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
@@ -864,7 +863,7 @@ class Simulation:
                     async for line in answer.aiter_lines():
                         if line.startswith("data:"):
                             self.changes.set()
-            except (httpx.HTTPError, json.JSONDecodeError):
+            except httpx.HTTPError:
                 await asyncio.sleep(0.5)
 
     async def _set_clock(self, instant: dt.datetime) -> None:
@@ -916,13 +915,9 @@ def _label(race: dict[str, Any]) -> str:
     return f"{race['distance']} {race['gender']} {race['category']} {race['round']}{heat}"
 
 
-def _paid_total(counts: Any) -> int | None:
-    if isinstance(counts, dict):
-        for key in ("paid", "participants", "paid_participants"):
-            value = counts.get(key)
-            if isinstance(value, int):
-                return value
-    return None
+def _paid_total(counts: dict[str, Any]) -> int:
+    """Paid participants in registration's ``/organizer/counts`` (its groups by status)."""
+    return sum(int(g["count"]) for g in counts["groups"] if g["status"] == "paid")
 
 
 async def broker_round_trips(bootstrap: str, count: int) -> list[float]:

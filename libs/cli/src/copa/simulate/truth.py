@@ -68,10 +68,7 @@ def race_lines(outcomes: Iterable[Outcome]) -> dict[int, Line]:
         o.bib: Line(o.bib, place, "OK", official(_time(o)))
         for o, place in zip(finishers, competition_places(finishers), strict=True)
     }
-    for o in listed:
-        if o.status != "OK":
-            time = official(o.finish_us) if o.status == "DQ" and o.finish_us else None
-            lines[o.bib] = Line(o.bib, None, o.status, time, o.dq_rule)
+    lines.update((o.bib, _unplaced(o)) for o in listed if o.status != "OK")
     return lines
 
 
@@ -119,8 +116,7 @@ def group_standings(
             if o.status != "OK":
                 entries[o.bib] = _unplaced(o)
     elif len(round_one) == 1:
-        for bib, line in race_lines(round_one[0]).items():
-            entries[bib] = line if line.status == "OK" else _unplaced_line(line)
+        entries.update(race_lines(round_one[0]))
         placing_time.update({o.bib: _time(o) for o in round_one[0] if o.status == "OK"})
     else:
         _by_time(everyone, 0, entries, placing_time)
@@ -164,10 +160,6 @@ def _by_time(
 
 def _unplaced(o: Outcome) -> Line:
     return Line(o.bib, None, o.status, None, o.dq_rule)
-
-
-def _unplaced_line(line: Line) -> Line:
-    return Line(line.bib, None, line.status, None, line.dq_rule)
 
 
 def _time(o: Outcome) -> int:
