@@ -15,11 +15,13 @@ Lists page as the name search does: ``page`` (from 1) and ``page_size``; the tot
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import io
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -43,6 +45,9 @@ Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=5"
 STREAM_POLL_S = 0.25
+GAP_WAIT_S = 5.0
+"""How long the stream waits for a change numbered before one already committed."""
+GAP_RECHECK_S = 0.02
 CHANGES_CHANNEL = "ranking_public_changes"
 """NOTIFY'd at commit by a trigger on ``public_changes`` (migration 0003)."""
 
@@ -62,10 +67,18 @@ class _Pages:
         self.listening = False
         self._connection: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
+        self._next_change = asyncio.Event()
 
     def _changed(self, *_: object) -> None:
         self.generation += 1
         self.pages.clear()
+        woken, self._next_change = self._next_change, asyncio.Event()
+        woken.set()
+
+    async def next_change(self, timeout_s: float) -> None:
+        """Until the next public change commits (or ``timeout_s``: the fallback poll)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._next_change.wait(), timeout_s)
 
     def _lost(self, *_: object) -> None:
         self.listening = False
@@ -664,6 +677,34 @@ async def participant(request: Request, bib: int) -> Response:
     return await _page(request, render)
 
 
+@dataclass
+class _Gaps:
+    """Which changes the stream may send yet: in ``seq`` order, never past a missing one.
+
+    Sequence numbers are taken before commit, so a slower transaction can commit seq 5 after
+    seq 6 was sent; a client resuming from 6 would never see 5. The stream therefore stops at
+    a gap until it fills, or until ``GAP_WAIT_S`` says its transaction rolled back (a rolled
+    back ``nextval`` is never used again).
+    """
+
+    since: float | None = None
+
+    def ready(self, position: int, seqs: list[int], now: float) -> int:
+        """How many of ``seqs`` (ascending, all after ``position``) can be sent now."""
+        expected = position + 1
+        count = 0
+        for seq in seqs:
+            if seq != expected:
+                if self.since is None:
+                    self.since = now
+                if now - self.since < GAP_WAIT_S:
+                    return count
+            self.since = None
+            expected = seq + 1
+            count += 1
+        return count
+
+
 @router.get("/stream")
 async def stream(request: Request, since: int | None = Query(None, ge=0)) -> StreamingResponse:
     """Server-sent events: one per change of a start list, a race's results or standings.
@@ -676,12 +717,14 @@ async def stream(request: Request, since: int | None = Query(None, ge=0)) -> Str
     cursor = int(last) if last and last.isdigit() else since
 
     async def events() -> AsyncIterator[bytes]:
+        await _PAGES.listen(runtime)  # wakes the stream at each commit instead of its poll
         position = cursor
         if position is None:
             async with runtime.db.unit_of_work() as session:
                 position = (
                     await session.execute(text("SELECT coalesce(max(seq), 0) FROM public_changes"))
                 ).scalar_one()
+        gaps = _Gaps()
         yield b": copa run results stream\n\n"
         while not await request.is_disconnected():
             async with runtime.db.unit_of_work() as session:
@@ -694,12 +737,15 @@ async def stream(request: Request, since: int | None = Query(None, ge=0)) -> Str
                         {"s": position},
                     )
                 ).all()
-            for row in rows:
+            ready = gaps.ready(position, [row.seq for row in rows], time.monotonic())
+            for row in rows[:ready]:
                 position = row.seq
                 data = json.dumps({"key": row.key, "revision": row.revision})
                 yield f"id: {row.seq}\nevent: {row.kind}\ndata: {data}\n\n".encode()
-            if not rows:
-                await asyncio.sleep(STREAM_POLL_S)
+            if ready < len(rows):
+                await asyncio.sleep(GAP_RECHECK_S)  # the missing change is still committing
+            elif not rows:
+                await _PAGES.next_change(STREAM_POLL_S)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
