@@ -496,20 +496,33 @@ class Simulation:
             },
             headers=self.target.bearer("timing_device", device="sim-start"),
         )
-        posted, finish_posted_at = await self._post_reads(run, gun)
-        if run.lif is not None:
-            await call(
-                timing,
-                "POST",
-                f"/races/{race_id}/photo-finish",
-                params={"file_name": f"race-{page['race_number']}.lif"},
-                content=run.lif.encode(),
-                headers={
-                    **self.target.bearer("timing_device", device="sim-photo"),
-                    "Content-Type": "text/plain",
-                },
-            )
-        await self._await_results(race_id, run, finish_posted_at)
+        # The partner's page is watched while the devices post, as a partner's would be: a
+        # runner's latency ends when the page first shows them placed, whatever came after.
+        posting_done = asyncio.Event()
+        watch = asyncio.create_task(self._await_results(race_id, run, posting_done))
+        try:
+            posted, finish_posted_at = await self._post_reads(run, gun)
+            if run.lif is not None:
+                await call(
+                    timing,
+                    "POST",
+                    f"/races/{race_id}/photo-finish",
+                    params={"file_name": f"race-{page['race_number']}.lif"},
+                    content=run.lif.encode(),
+                    headers={
+                        **self.target.bearer("timing_device", device="sim-photo"),
+                        "Content-Type": "text/plain",
+                    },
+                )
+        except BaseException:
+            watch.cancel()
+            raise
+        posting_done.set()
+        placed_at = await watch
+        for bib, acknowledged in finish_posted_at.items():
+            if bib in placed_at:
+                # Shown before the device's answer reached us: the pipeline beat the answer.
+                self.report.latencies_ms.append(max(0.0, placed_at[bib] - acknowledged) * 1000)
         await self._judge(race_id, run)
         return posted
 
@@ -583,34 +596,40 @@ class Simulation:
                         finish_posted_at[bib] = acknowledged
         return count, finish_posted_at
 
-    async def _await_results(self, race_id: str, run: RaceRun, posted_at: dict[int, float]) -> None:
-        """Until every finisher is placed (as the chips or the photo say); latency per runner."""
+    async def _await_results(
+        self, race_id: str, run: RaceRun, posting_done: asyncio.Event
+    ) -> dict[int, float]:
+        """Until every finisher is placed (as the chips or the photo say): when each was first
+        shown placed. Woken by the public stream; the wait is bounded once posting is done."""
         ranking = self.target.http("ranking")
         expected = {b for b, o in run.outcomes.items() if o.status in ("OK", "DQ")}
         timed_by_photo = run.lif is not None
-        seen: set[int] = set()
-        deadline = time.perf_counter() + self.options.wait_s
+        placed_at: dict[int, float] = {}
+        deadline: float | None = None
         while True:
             self.changes.clear()
             page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
             now = time.perf_counter()
             for line in page.get("results") or []:
-                bib = line["bib"]
-                if line["place"] is not None and bib not in seen:
-                    seen.add(bib)
-                    if bib in posted_at:
-                        self.report.latencies_ms.append((now - posted_at[bib]) * 1000)
+                if line["place"] is not None:
+                    placed_at.setdefault(line["bib"], now)
             placed_by_photo = all(
                 line["time_source"] == "photo_finish"
                 for line in page.get("results") or []
                 if line["place"] is not None
             )
-            if expected <= seen and (placed_by_photo or not timed_by_photo):
-                return
-            if now > deadline:
+            if (
+                posting_done.is_set()
+                and expected <= placed_at.keys()
+                and (placed_by_photo or not timed_by_photo)
+            ):
+                return placed_at
+            if deadline is None and posting_done.is_set():
+                deadline = now + self.options.wait_s
+            if deadline is not None and now > deadline:
                 raise SimulationError(
                     f"{_label(page)}: after {self.options.wait_s:.0f} s still unplaced: "
-                    f"{sorted(expected - seen)}"
+                    f"{sorted(expected - placed_at.keys())}"
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changes.wait(), timeout=1.0)
