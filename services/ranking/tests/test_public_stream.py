@@ -76,31 +76,33 @@ def test_a_change_committed_after_a_later_numbered_one_is_sent_first(
     async def scenario() -> None:
         slow = await asyncpg.connect(_dsn(ranking))
         fast = await asyncpg.connect(_dsn(ranking))
-        async with httpx.AsyncClient(base_url=ranking.base_url, timeout=30) as http:
-            async with http.stream("GET", "/public/stream") as live:
-                events = _events(live)
-                # Sent once the stream knows where it starts: what follows is new to it.
-                assert "comment" in await asyncio.wait_for(anext(events), 30)
-                transaction = slow.transaction()
-                await transaction.start()
-                slow_seq = await _insert(slow, "slow")
-                fast_seq = await _insert(fast, "fast")  # committed at once, numbered later
-                assert fast_seq > slow_seq
-                await asyncio.sleep(1.0)  # time enough for a stream that does not wait
-                await transaction.commit()
-                first = await asyncio.wait_for(anext(events), 30)
-                second = await asyncio.wait_for(anext(events), 30)
-                assert [first["data"]["key"], second["data"]["key"]] == ["slow", "fast"]
-                assert [first["id"], second["id"]] == [slow_seq, fast_seq]
+        async with (
+            httpx.AsyncClient(base_url=ranking.base_url, timeout=30) as http,
+            http.stream("GET", "/public/stream") as live,
+        ):
+            events = _events(live)
+            # Sent once the stream knows where it starts: what follows is new to it.
+            assert "comment" in await asyncio.wait_for(anext(events), 30)
+            transaction = slow.transaction()
+            await transaction.start()
+            slow_seq = await _insert(slow, "slow")
+            fast_seq = await _insert(fast, "fast")  # committed at once, numbered later
+            assert fast_seq > slow_seq
+            await asyncio.sleep(1.0)  # time enough for a stream that does not wait
+            await transaction.commit()
+            first = await asyncio.wait_for(anext(events), 30)
+            second = await asyncio.wait_for(anext(events), 30)
+            assert [first["data"]["key"], second["data"]["key"]] == ["slow", "fast"]
+            assert [first["id"], second["id"]] == [slow_seq, fast_seq]
 
-                # A rolled-back change leaves a gap that never fills: the stream goes on.
-                transaction = slow.transaction()
-                await transaction.start()
-                await _insert(slow, "rolled back")
-                await transaction.rollback()
-                after = await _insert(fast, "after the rollback")
-                third = await asyncio.wait_for(anext(events), GAP_WAIT_S + 30)
-                assert (third["id"], third["data"]["key"]) == (after, "after the rollback")
+            # A rolled-back change leaves a gap that never fills: the stream goes on.
+            transaction = slow.transaction()
+            await transaction.start()
+            await _insert(slow, "rolled back")
+            await transaction.rollback()
+            after = await _insert(fast, "after the rollback")
+            third = await asyncio.wait_for(anext(events), GAP_WAIT_S + 30)
+            assert (third["id"], third["data"]["key"]) == (after, "after the rollback")
         await slow.close()
         await fast.close()
 
