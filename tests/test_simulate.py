@@ -1,11 +1,14 @@
-"""Race day end to end, small (issue 8): 60 applicants on the 100 m, heats and finals.
+"""Race day end to end, small (issue 8): 64 applicants on the 100 m, heats and finals.
 
 All five services in their own processes on a rehearsal edition (``copa up --rehearsal``
 writes the same), a broker of the test's own (another test's events must not mix in), the
 session's PostgreSQL and SMTP sink. The simulation applies, pays (some abandon, one pays
-twice), collects kits, draws, runs every race with IPICO reads and a photo-finish file,
-rules and confirms, upholds a protest, then checks every published race, qualifier and
-standings table against its own truth: no mismatch may remain.
+twice), a company's list of 31 is registered and paid by one transfer, a free slot is
+granted, two relay teams enter, collects kits, submits two sprint team applications, draws,
+runs every race with IPICO reads and a photo-finish file and the relay with each runner's
+chip, rules and confirms, upholds a protest, then checks every published race, qualifier and
+standings table, the sprint classification and the relay's standings and prizes against its
+own truth: no mismatch may remain.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ def rehearsal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.timeout(1200)  # five services and a whole competition, on two shared cores
-def test_sixty_runners_on_the_100m_end_to_end_with_no_mismatch(
+def test_sixty_four_runners_on_the_100m_and_a_relay_end_to_end_with_no_mismatch(
     rehearsal: Path, postgres_server, broker_factory, smtp_sink, tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setenv("SMTP_URL", smtp_sink.url)
@@ -55,7 +58,7 @@ def test_sixty_runners_on_the_100m_end_to_end_with_no_mismatch(
             broker.bootstrap,
             rehearsal,
         )
-        options = Options(applicants=60, seed=7, distances=("100m",), speed=200.0, wait_s=90)
+        options = Options(applicants=64, seed=7, distances=("100m",), speed=200.0, wait_s=90)
         report = asyncio.run(_simulate(target, options))
     finally:
         for service in services:
@@ -64,8 +67,12 @@ def test_sixty_runners_on_the_100m_end_to_end_with_no_mismatch(
             postgres_server.drop_database_sync(database)
 
     assert report.mismatches == [], report.render()
-    assert report.counts["applicants"] == 60
-    assert 0 < report.counts["participants"] < 60  # someone abandoned (seed 7)
+    assert report.counts["applicants"] == 64
+    assert 0 < report.counts["participants"] < 64  # someone abandoned (seed 7)
+    assert report.counts["corporate entries (one bank transfer, reg 7.2)"] == 31
+    assert report.counts["free slots granted (reg 7.13)"] >= 1
+    assert report.counts["relay teams (RULES §8)"] == 2
+    assert report.counts["team applications (reg 4.2.4)"] == 2
     assert report.counts["races run"] >= 10  # heats and finals in several categories
     assert report.counts.get("protests upheld") == 1
     assert report.latencies_ms  # results appeared on the public pages after the reads

@@ -782,17 +782,11 @@ async def _relay(service: ServiceProcess, bus: Bus, edition: str) -> None:
             assert answer.status_code == 409, answer.text
             return None
 
-        # Teams arrive over the bus; draw once all three have their chips.
+        # Teams arrive over the bus; the organizer draws once all three have their chips.
         async def all_teams_in() -> bool:
-            connection = await asyncpg.connect(asyncpg_dsn(service.database_url))
-            try:
-                return bool(
-                    await connection.fetchval(
-                        "SELECT count(*) = 3 FROM relay_teams WHERE chips <> '{}'"
-                    )
-                )
-            finally:
-                await connection.close()
+            answer = await http.get("/organizer/starters", headers=organizer)
+            assert answer.status_code == 200, answer.text
+            return bool(answer.json()["relay_teams"] == 3)
 
         await wait_for(all_teams_in, "the relay teams")
         draw = await wait_for(drawn, "the draw")

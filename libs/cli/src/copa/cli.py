@@ -111,10 +111,12 @@ def _parser() -> argparse.ArgumentParser:
         "simulate",
         help="play a whole edition through the running platform and check its results",
         description=(
-            "Applicants apply and pay, collect kits, are drawn and race (start signals, "
-            "reads in the vendors' formats, photo-finish files), judges rule and confirm, a "
-            "protest is upheld; then every published result and standings table is checked "
-            "against the simulation's own truth. Runs against `copa up --rehearsal`. Exit "
+            "Applicants apply and pay (online, a company's list, free slots), relay teams "
+            "enter, kits and chips are issued, team applications are submitted, the field is "
+            "drawn and races (start signals, reads in the vendors' formats, photo-finish "
+            "files), judges rule and confirm, a protest is upheld; then every published "
+            "result, standings table, team classification and the relay's standings are "
+            "checked against the simulation's own truth. Runs against `copa up --rehearsal`. Exit "
             "code: 0 no mismatch, 1 mismatches or a refusal, 2 the platform is not ready."
         ),
     )
@@ -135,6 +137,13 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="X",
         help="race time runs X times faster than the wall clock (default: 60)",
+    )
+    simulate.add_argument(
+        "--relay-teams",
+        type=int,
+        default=None,
+        metavar="N",
+        help="relay teams entered (default: one per 25 applicants, 2 to 28)",
     )
     simulate.add_argument(
         "--no-protest", action="store_true", help="file no protest after the races"
@@ -335,6 +344,7 @@ def _simulate(args: argparse.Namespace) -> int:
             distances=tuple(args.distances) if args.distances else None,
             speed=args.speed,
             protest=not args.no_protest,
+            relay_teams=args.relay_teams,
             json_path=args.json,
         )
     )

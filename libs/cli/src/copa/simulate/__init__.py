@@ -27,6 +27,7 @@ async def simulate_platform(
     distances: tuple[str, ...] | None,
     speed: float,
     protest: bool,
+    relay_teams: int | None = None,
     json_path: str | None = None,
 ) -> int:
     """The command: 0 when nothing mismatched, 1 on a mismatch or refusal, 2 if not ready."""
@@ -36,7 +37,12 @@ async def simulate_platform(
         print(f"copa simulate: {error}", file=sys.stderr)
         return 2
     options = Options(
-        applicants=runners, seed=seed, distances=distances, speed=speed, protest=protest
+        applicants=runners,
+        seed=seed,
+        distances=distances,
+        speed=speed,
+        protest=protest,
+        relay_teams=relay_teams,
     )
     async with target:
         try:

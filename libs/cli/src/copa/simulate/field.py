@@ -5,7 +5,10 @@ the edition (reg 4.1, 4.2; age on the competition day, RULES §2), with a qualif
 the 3000 m (reg 4.2.3), and then does one of the things people do on a registration site:
 pays, abandons the payment page (the hold expires, RULES §3), pays twice (the provider sends
 the same callback again), or pays after the hold ran out (a fresh slot is taken if one is
-left, RULES §3). A few change distance before the deadline (reg 7.6).
+left, RULES §3). A few change distance before the deadline (reg 7.6). Some do not apply on the
+site themselves: the staff of a company with more than 30 entrants are registered by an
+organizer from the company's list and paid by bank transfer (reg 7.2), and a few people with a
+disability are granted a free slot (reg 7.13).
 
 Each person also has a running ability: the time they would run their distance, drawn around
 a level for their gender and age, used by :mod:`copa.simulate.races`.
@@ -21,6 +24,10 @@ from typing import Literal
 from copa_contracts.edition import AgeCategory, DistanceConfig, Edition
 
 Behaviour = Literal["pays", "abandons", "pays_twice", "pays_late"]
+Channel = Literal["online", "corporate", "free_slot"]
+"""How the entry is made and paid: on the site, on a company's list (reg 7.2), or on an
+organizer's grant from the free-slot pool (reg 7.13)."""
+COMPANY = "Almaty Tech Park LLP"
 
 FIRST_NAMES = {
     "M": ["Arman", "Nurlan", "Daniyar", "Yerlan", "Timur", "Aidos", "Sergey", "Ivan", "Marat",
@@ -56,6 +63,7 @@ class Person:
     ability_us: int
     """The gun time they would run ``races_distance`` in, to the microsecond."""
     qualifying_time_us: int | None = None
+    channel: Channel = "online"
 
     @property
     def full_name(self) -> str:
@@ -90,11 +98,15 @@ def plan_field(
     twice_share: float = 0.02,
     late_share: float = 0.01,
     change_share: float = 0.02,
+    free_slot_share: float = 0.01,
 ) -> FieldPlan:
     """``applicants`` people over ``distances`` (default: all), shared as the slot limits are.
 
     The counts per distance follow the slot limits' proportions (reg 7.6) and never exceed a
     limit, so every payer finds a slot; people who change distance move to one with room.
+    With at least twice the corporate minimum of applicants, one company enters that minimum
+    of its staff (reg 7.2); ``free_slot_share`` of them (one at least, within the pool) are
+    granted a free slot (reg 7.13).
     """
     rng = random.Random(seed)
     chosen = [d for d in edition.distances if distances is None or d.code in distances]
@@ -130,7 +142,34 @@ def plan_field(
             behaviours.append("pays")
     people = [replace(p, behaviour=b) for p, b in zip(people, behaviours, strict=True)]
     people = _distance_changes(rng, edition, chosen, people, change_share)
+    people = _channels(rng, edition, people, free_slot_share)
     return FieldPlan(tuple(people))
+
+
+def _channels(
+    rng: random.Random, edition: Edition, people: list[Person], free_slot_share: float
+) -> list[Person]:
+    """Who is entered by a company (reg 7.2) and who gets a free slot (reg 7.13), among the
+    payers who stay on their distance; a company's list cannot carry a 3000 m entry, whose
+    qualifying result is checked one by one (reg 4.2.3)."""
+    registration = edition.registration
+    steady = [
+        i for i, p in enumerate(people) if p.behaviour == "pays" and p.races_distance == p.distance
+    ]
+    corporate_size = registration.corporate_min_participants
+    listable = [i for i in steady if people[i].qualifying_time_us is None]
+    corporate: set[int] = set()
+    if len(people) >= 2 * corporate_size and len(listable) >= corporate_size:
+        corporate = set(rng.sample(listable, corporate_size))
+    others = [i for i in steady if i not in corporate]
+    wanted = min(registration.free_slots, max(1, round(len(people) * free_slot_share)))
+    free = set(rng.sample(others, min(wanted, len(others))))
+    return [
+        replace(
+            p, channel="corporate" if i in corporate else "free_slot" if i in free else "online"
+        )
+        for i, p in enumerate(people)
+    ]
 
 
 def _shares(total: int, weights: list[int]) -> list[int]:
@@ -243,3 +282,108 @@ def _distance_changes(
             )
         changed.append(person)
     return changed
+
+
+# --- teams (reg 4.2.4) and relay teams (RULES §8) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamLine:
+    """One line of a team application form: full name, BIB, declared distance (reg 4.2.4)."""
+
+    full_name: str
+    bib: int
+    distance: str
+    gender: Literal["M", "F"]
+
+
+@dataclass(frozen=True)
+class TeamPlan:
+    team_name: str
+    classification: str
+    entries: tuple[TeamLine, ...]
+
+
+def plan_teams(
+    edition: Edition, participants: list[tuple[Person, int]], seed: int, *, per_team: int = 30
+) -> list[TeamPlan]:
+    """Team applications of each classification: one team for about every ``per_team``
+    participants of its distances, each of exactly the edition's men and women (reg 4.2.4),
+    drawn from the same club where there are enough; a person runs for one team per
+    classification, so nobody is listed twice in one."""
+    rng = random.Random(f"{seed}/teams")
+    rules = edition.teams
+    wanted = {"M": rules.men_per_team, "F": rules.women_per_team}
+    plans: list[TeamPlan] = []
+    for classification in rules.classifications:
+        pool: dict[str, list[tuple[Person, int]]] = {"M": [], "F": []}
+        for person, bib in participants:
+            if person.races_distance in classification.distances:
+                pool[person.gender].append((person, bib))
+        for gender in pool:
+            pool[gender].sort(key=lambda item: (item[0].club or "~", rng.random()))
+        count = min(
+            len(pool["M"]) // wanted["M"],
+            len(pool["F"]) // wanted["F"],
+            max(1, (len(pool["M"]) + len(pool["F"])) // per_team),
+        )
+        for number in range(1, count + 1):
+            members = [pool[g].pop(0) for g in ("M", "F") for _ in range(wanted[g])]
+            clubs = {p.club for p, _ in members if p.club}
+            name = f"{clubs.pop()} {number}" if len(clubs) == 1 else f"Copa Friends {number}"
+            entries = tuple(
+                TeamLine(p.full_name, bib, p.races_distance, p.gender) for p, bib in members
+            )
+            plans.append(TeamPlan(f"{name} ({classification.name})", classification.code, entries))
+    return plans
+
+
+@dataclass(frozen=True)
+class RelayRunnerPlan:
+    first_name: str
+    last_name: str
+    gender: Literal["M", "F"]
+    birth_date: dt.date
+    email: str
+    leg_us: int
+    """The time they run their leg in."""
+
+
+@dataclass(frozen=True)
+class RelayPlan:
+    number: int
+    team_name: str
+    runners: tuple[RelayRunnerPlan, ...]
+    """In leg order (RULES §8: 800, 400, 200, 100 m)."""
+
+    @property
+    def captain(self) -> RelayRunnerPlan:
+        return self.runners[0]
+
+
+# Typical leg times of an amateur man (seconds); women a little slower.
+_LEG_LEVEL_S = {800: 150.0, 400: 66.0, 200: 30.0, 100: 14.0}
+
+
+def plan_relay(edition: Edition, teams: int, seed: int) -> list[RelayPlan]:
+    """``teams`` relay teams of four, mixed, each runner with a time for their leg."""
+    rng = random.Random(f"{seed}/relay")
+    plans = []
+    for number in range(1, teams + 1):
+        runners = []
+        for leg, length in enumerate(edition.relay.legs_m, start=1):
+            gender: Literal["M", "F"] = "M" if leg % 2 else "F"
+            level = _LEG_LEVEL_S.get(length, length * 0.18) * (1.12 if gender == "F" else 1.0)
+            age = rng.randint(edition.minimum_age + 1, 45)
+            runners.append(
+                RelayRunnerPlan(
+                    rng.choice(FIRST_NAMES[gender]),
+                    rng.choice(LAST_NAMES) + ("a" if gender == "F" else ""),
+                    gender,
+                    _same_day(edition.date, edition.date.year - age) - dt.timedelta(days=30),
+                    f"relay{number:03d}-{leg}@sim.copa.example",
+                    int(rng.gauss(level, level * 0.06) * 1_000_000),
+                )
+            )
+        plans.append(RelayPlan(number, f"Relay Sim {number:02d}", tuple(runners)))
+    return plans

@@ -10,6 +10,11 @@ times, RULES §6), in posts of about a second of reads, some out of order and so
 Every 100 m race also gets a photo-finish ``.lif`` file (its order and times beat the chips',
 RULES §6). A few runners do not start, do not finish, or are disqualified.
 
+The medley relay (RULES §8) starts at the 1,500 m start, 300 m before the finish line: the
+line is crossed 300, 700, 1,100 and 1,500 m into the race, by legs 1, 1, 2 and 4 (leg 3 runs
+from the 1,200 m to the 1,400 m mark), each runner wearing a chip; the last crossing is the
+team's finish. A few teams do not start or do not finish.
+
 The truth the platform is checked against follows from what was sent: a finish's raw gun
 time is its earliest read (in the format's resolution) minus the gun, or the photo-finish
 time for the 100 m.
@@ -22,7 +27,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from copa_contracts.edition import DistanceConfig
+from copa_contracts.edition import DistanceConfig, RelayConfig
 from copa_timing_ingest.formats.ipico import build_line as ipico_line
 
 Status = Literal["OK", "DNS", "DNF", "DQ"]
@@ -82,6 +87,8 @@ class RaceRun:
     start_reads: list[Read]
     finish_format: FinishFormat
     lif: str | None = None
+    chip_bib: dict[str, int] = field(default_factory=dict)
+    """Every chip of the race and the BIB it is read for (a relay runner's: the team's)."""
 
 
 def finish_format(distance: DistanceConfig) -> FinishFormat:
@@ -167,7 +174,74 @@ def run_race(
                 outcome.finish_us = lif_times[bib]
                 outcome.net_us = None
         lif = lif_file(race_label, runners, outcomes, gun, time_zone)
-    return RaceRun(outcomes, finish_reads, start_reads, fmt, lif)
+    chip_bib = {r.chip: r.bib for r in runners}
+    return RaceRun(outcomes, finish_reads, start_reads, fmt, lif, chip_bib)
+
+
+RELAY_FORMAT: FinishFormat = "chronotrack"
+"""The relay's finish system (the 1000 m's, whose track it shares)."""
+
+
+@dataclass(frozen=True)
+class RelayTeam:
+    """A relay team as the simulation sees it: its BIB and, in leg order, each runner's chip
+    and the time they run their leg in."""
+
+    bib: int
+    chips: tuple[str, ...]
+    leg_us: tuple[int, ...]
+
+
+def run_relay(
+    rng: random.Random,
+    relay: RelayConfig,
+    teams: list[RelayTeam],
+    gun: dt.datetime,
+    *,
+    dns_share: float = 0.03,
+    dnf_share: float = 0.03,
+    missed_read_share: float = 0.12,
+) -> RaceRun:
+    """One relay race: every team's finish-line crossings, read on each runner's chip."""
+    quantum = QUANTUM_US[RELAY_FORMAT]
+    total_m = sum(relay.legs_m)
+    ends_m = [sum(relay.legs_m[: k + 1]) for k in range(len(relay.legs_m))]
+    lines_m = list(range(total_m % 400 or 400, total_m + 1, 400))
+    outcomes: dict[int, Outcome] = {}
+    reads: list[Read] = []
+    for team in teams:
+        roll = rng.random()
+        status: Status = (
+            "DNS" if roll < dns_share else "DNF" if roll < dns_share + dnf_share else "OK"
+        )
+        outcome = Outcome(team.bib, status)
+        outcomes[team.bib] = outcome
+        if status == "DNS":
+            continue
+        # When each leg starts and ends: a reaction, then the legs one after another.
+        ends_us = []
+        at = rng.randint(150_000, 400_000)
+        for leg_us in team.leg_us:
+            at += leg_us
+            ends_us.append(at)
+        crossings = []
+        for line_m in lines_m:
+            leg = next(k for k, end in enumerate(ends_m) if line_m <= end)
+            started_m = ends_m[leg - 1] if leg else 0
+            started_us = ends_us[leg - 1] if leg else 0
+            part = (line_m - started_m) / relay.legs_m[leg]
+            crossings.append((leg, started_us + int((ends_us[leg] - started_us) * part)))
+        if status == "DNF":  # the last runner never reaches the line
+            crossings = crossings[: rng.randint(0, len(crossings) - 1)]
+        outcome.crossings_us = [at_us for _, at_us in crossings]
+        for number, (leg, at_us) in enumerate(crossings, start=1):
+            chip = team.chips[leg]
+            crossing = _crossing_reads(rng, chip, gun, at_us, quantum, missed_read_share)
+            reads.extend(crossing)
+            if number == len(lines_m):
+                outcome.finish_us = _us(min(r.at for r in crossing) - gun)
+    chip_bib = {chip: team.bib for team in teams for chip in team.chips}
+    return RaceRun(outcomes, reads, [], RELAY_FORMAT, None, chip_bib)
 
 
 def _crossing_reads(

@@ -6,17 +6,22 @@ Phases, each timed and counted in the report:
    accepted by an organizer (reg 4.2.3); payers pay through the sandbox provider's signed
    callbacks; some abandon (their holds expire, RULES §3), some pay twice (the same
    transaction twice: applied once), some pay after their hold ran out (a fresh slot);
-   a few change distance and pay the fee (reg 7.6);
-2. kits: on a kit day (reg 8.1) every participant collects a kit, a chip paired with the BIB;
-3. draw: once ranking holds every confirmed starter, entries close, the draw runs and the
-   schedule is published (reg 11.3, RULES §5);
-4. races, in schedule order (finals once their round 1 is confirmed): the start signal, the
+   a few change distance and pay the fee (reg 7.6); a company's staff are registered from its
+   list by an organizer and paid by one bank transfer (reg 7.2); a few are granted a free slot
+   (reg 7.13); relay teams of four enter and pay the team fee (RULES §8);
+2. kits: on a kit day (reg 8.1) every participant collects a kit, a chip paired with the BIB,
+   and every relay runner a chip of their own (RULES §8);
+3. teams: team applications of 5 men's and 5 women's results per classification (reg 4.2.4);
+4. draw: once ranking holds every confirmed starter and relay team, entries close, the draw
+   runs and the schedule is published (reg 11.3, RULES §5);
+5. races, in schedule order (finals once their round 1 is confirmed): the start signal, the
    devices' posts in their raw formats (:mod:`copa.simulate.races`), the photo-finish file
    of every 100 m race; judges rule DNS/DNF/DQ and the chief judge confirms (reg 15.2);
-5. a protest (reg 17) against a disqualification, upheld: the results are corrected;
-6. verification against the simulation's truth (:mod:`copa.simulate.truth`): every race's
+6. a protest (reg 17) against a disqualification, upheld: the results are corrected;
+7. verification against the simulation's truth (:mod:`copa.simulate.truth`): every race's
    places, official times, statuses and qualifiers, the division of every group, every
-   category's standings and each gender's overall standings; e-mails delivered.
+   category's standings and each gender's overall standings, the team classifications and
+   the relay's standings and prizes; e-mails delivered.
 
 Read-to-published-result latency: from the acknowledgement of the device post carrying a
 runner's finish to the first public race page showing them placed (woken by the public
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import random
 import sys
 import time
@@ -41,17 +47,28 @@ from typing import Any, TextIO, TypeVar
 import httpx
 
 from copa.simulate import truth
-from copa.simulate.field import FieldPlan, Person, plan_field
+from copa.simulate.field import (
+    COMPANY,
+    FieldPlan,
+    Person,
+    RelayPlan,
+    TeamPlan,
+    plan_field,
+    plan_relay,
+    plan_teams,
+)
 from copa.simulate.platform import SimulationError, Target, call
 from copa.simulate.races import (
     Outcome,
     RaceRun,
     Read,
+    RelayTeam,
     Runner,
     device_posts,
     render_finish,
     render_start_mat,
     run_race,
+    run_relay,
 )
 from copa_contracts.edition import Edition
 
@@ -68,6 +85,14 @@ class Options:
     concurrency: int = 16
     protest: bool = True
     wait_s: float = 120.0
+    relay_teams: int | None = None
+    """Relay teams entered; by default one for every 25 applicants, 2 to 28 (the news
+    report's edition had 28, RULES §8)."""
+
+    def relay_count(self) -> int:
+        if self.relay_teams is not None:
+            return self.relay_teams
+        return min(28, max(2, self.applicants // 25))
 
 
 @dataclass
@@ -87,9 +112,21 @@ class Phase:
 class Entrant:
     person: Person
     registration_id: str
-    token: str
+    token: str | None
+    """The personal token; none for an entry an organizer made from a company's list."""
     bib: int | None = None
     chip: str | None = None
+
+
+@dataclass
+class RelayEntrant:
+    plan: RelayPlan
+    team_id: str
+    token: str
+    bib: int | None = None
+    member_ids: tuple[str, ...] = ()
+    """In leg order."""
+    chips: tuple[str, ...] = ()
 
 
 @dataclass
@@ -150,6 +187,8 @@ class Simulation:
         self.edition: Edition
         self.entrants: list[Entrant] = []
         self.by_bib: dict[int, Entrant] = {}
+        self.relay: dict[int, RelayEntrant] = {}
+        self.teams: list[TeamPlan] = []
         self.outcomes: dict[str, dict[int, Outcome]] = {}
         self.races: dict[str, dict[str, Any]] = {}
         self.clock_offset = dt.timedelta(0)
@@ -174,6 +213,7 @@ class Simulation:
         try:
             await self._phase("registration", self._registration(plan))
             await self._phase("kits", self._kits())
+            await self._phase("teams", self._team_applications())
             await self._phase("draw", self._draw())
             await self._phase("races", self._race_day())
             if self.options.protest:
@@ -199,7 +239,8 @@ class Simulation:
         calls = 0
         await self._set_clock(dt.datetime.now(dt.UTC))
         abandoning = [p for p in plan.people if p.behaviour == "abandons"]
-        others = [p for p in plan.people if p.behaviour != "abandons"]
+        listed = [p for p in plan.people if p.channel == "corporate"]
+        others = [p for p in plan.people if p.behaviour != "abandons" and p.channel != "corporate"]
 
         async def apply(person: Person) -> Entrant:
             nonlocal calls
@@ -259,9 +300,19 @@ class Simulation:
         entrants = await self._each(others, apply)
         late = [e for e in entrants if e.person.behaviour == "pays_late"]
         await self._each(
-            [e for e in entrants if e.person.behaviour != "pays_late"],
+            [
+                e
+                for e in entrants
+                if e.person.behaviour != "pays_late" and e.person.channel == "online"
+            ],
             lambda e: pay(e, twice=e.person.behaviour == "pays_twice"),
         )
+        granted = [e for e in entrants if e.person.channel == "free_slot"]
+        await self._each(granted, self._free_slot)
+        calls += 2 * len(granted)
+        if listed:
+            entrants += await self._corporate_batch(listed)
+            calls += 2 + len(listed)
         payments = await self._each(late, self._start_payment)
         if late:
             await self._set_clock(self._now() + hold)  # RULES §3: paid after the hold ran out
@@ -286,13 +337,16 @@ class Simulation:
         await self._each(changers, change)
 
         async def state(entrant: Entrant) -> None:
-            answer = await call(
-                registration,
-                "GET",
-                f"/applications/{entrant.registration_id}",
-                headers={"X-Personal-Token": entrant.token},
-            )
-            data = answer.json()
+            if entrant.token is None:  # a company's entry: the organizer's desk shows it
+                data = await self._found(entrant.registration_id)
+            else:
+                answer = await call(
+                    registration,
+                    "GET",
+                    f"/applications/{entrant.registration_id}",
+                    headers={"X-Personal-Token": entrant.token},
+                )
+                data = answer.json()
             if data["status"] != "paid" or data["bib"] is None:
                 self.report.mismatches.append(
                     f"registration {entrant.person.number}: {data['status']}, expected paid"
@@ -306,6 +360,9 @@ class Simulation:
             entrant.bib = int(data["bib"])
 
         await self._each(entrants, state)
+        relay = plan_relay(self.edition, self.options.relay_count(), self.options.seed)
+        await self._each(relay, self._relay_team)
+        calls += 4 * len(relay)
         if self.report.mismatches:  # racing a field that is not the one entered proves nothing
             raise SimulationError("registration went wrong: " + "; ".join(self.report.mismatches))
         self.entrants = [e for e in entrants if e.bib is not None]
@@ -319,7 +376,10 @@ class Simulation:
             ),
             "paid after the hold ran out": len(late),
             "distance changes": len(changers),
+            "corporate entries (one bank transfer, reg 7.2)": len(listed),
+            "free slots granted (reg 7.13)": len(granted),
             "participants": len(self.entrants),
+            "relay teams (RULES §8)": len(self.relay),
         }
         paid = _paid_total(counts.json())
         if paid != len(self.entrants):
@@ -327,6 +387,153 @@ class Simulation:
                 f"registration counts {paid} paid participants, expected {len(self.entrants)}"
             )
         return calls, f"{len(self.entrants)} participants of {len(plan.people)} applicants"
+
+    async def _free_slot(self, entrant: Entrant) -> None:
+        """reg 7.13: the request with the documents, then an organizer's grant from the pool."""
+        registration = self.target.http("registration")
+        person = entrant.person
+        await call(
+            registration,
+            "POST",
+            f"/applications/{entrant.registration_id}/free-slot-request",
+            json={
+                "full_name": person.full_name,
+                "distance": person.distance,
+                "documents": [f"https://docs.example.kz/disability/{person.number}.pdf"],
+            },
+            headers={"X-Personal-Token": entrant.token or ""},
+            expect=(202,),
+        )
+        answer = await call(
+            registration,
+            "POST",
+            f"/organizer/free-slots/{entrant.registration_id}/grant",
+            headers=self.target.bearer("organizer"),
+        )
+        if not answer.json().get("granted"):
+            self.report.mismatches.append(
+                f"free slot for applicant {person.number} refused: {answer.json()}"
+            )
+
+    async def _corporate_batch(self, people: list[Person]) -> list[Entrant]:
+        """reg 7.2: an organizer registers the company's list, then confirms its transfer."""
+        registration = self.target.http("registration")
+        organizer = self.target.bearer("organizer")
+        batch = await call(
+            registration,
+            "POST",
+            "/organizer/corporate-batches",
+            json={
+                "company_name": COMPANY,
+                "contact": {
+                    "first_name": "Aliya",
+                    "last_name": "Zhakupova",
+                    "email": "hr@techpark.sim.copa.example",
+                    "language": "ru",
+                },
+                "entries": [
+                    {
+                        "distance": p.distance,
+                        "first_name": p.first_name,
+                        "last_name": p.last_name,
+                        "gender": p.gender,
+                        "birth_date": p.birth_date.isoformat(),
+                        "email": p.email,
+                        "phone": p.phone,
+                        "language": p.language,
+                        "club": p.club,
+                    }
+                    for p in people
+                ],
+            },
+            headers=organizer,
+            expect=(201,),
+        )
+        created = batch.json()
+        expected_total = sum(self.edition.distance(p.distance).fee_kzt for p in people)
+        if created["invoice_total_kzt"] != expected_total:
+            self.report.mismatches.append(
+                f"corporate invoice {created['invoice_total_kzt']} KZT, expected {expected_total}"
+            )
+        await call(
+            registration,
+            "POST",
+            f"/organizer/corporate-batches/{created['corporate_batch_id']}/confirm",
+            json={
+                "transfer_reference": f"sim-transfer-{self.options.seed}",
+                "amount_kzt": created["invoice_total_kzt"],
+            },
+            headers=organizer,
+        )
+        numbers = created["registration_numbers"]
+        if len(numbers) != len(people):
+            raise SimulationError(f"corporate batch: {len(numbers)} entries of {len(people)}")
+        return [
+            Entrant(person, str((await self._found(number))["id"]), None)
+            for person, number in zip(people, numbers, strict=True)
+        ]
+
+    async def _found(self, term: str) -> dict[str, Any]:
+        """The one paid participant the kit desk's search finds by registration ID or number."""
+        answer = await call(
+            self.target.http("registration"),
+            "GET",
+            "/organizer/kit-desk/search",
+            params={"q": term},
+            headers=self.target.bearer("organizer"),
+        )
+        found = answer.json()
+        if len(found) != 1:
+            raise SimulationError(f"the kit desk finds {len(found)} paid entries for {term}")
+        return {**found[0], "status": "paid"}
+
+    async def _relay_team(self, plan: RelayPlan) -> None:
+        """RULES §8: a team of four in leg order, the team fee paid online."""
+        registration = self.target.http("registration")
+        captain = plan.captain
+        answer = await call(
+            registration,
+            "POST",
+            "/relay-teams",
+            json={
+                "team_name": plan.team_name,
+                "captain_first_name": captain.first_name,
+                "captain_last_name": captain.last_name,
+                "captain_email": captain.email,
+                "captain_phone": f"+7 702 000 {plan.number:04d}",
+                "language": "en",
+                "runners": [
+                    {
+                        "first_name": r.first_name,
+                        "last_name": r.last_name,
+                        "gender": r.gender,
+                        "birth_date": r.birth_date.isoformat(),
+                        "email": r.email,
+                    }
+                    for r in plan.runners
+                ],
+            },
+            headers={"Idempotency-Key": f"sim-{self.options.seed}-relay-{plan.number}"},
+            expect=(201,),
+        )
+        created = answer.json()
+        team = RelayEntrant(plan, str(created["relay_team_id"]), created["personal_token"])
+        token = {"X-Personal-Token": team.token}
+        payment = await call(
+            registration, "POST", f"/relay-teams/{team.team_id}/payments", headers=token
+        )
+        await self._pay(str(payment.json()["payment_id"]))
+        data = (
+            await call(registration, "GET", f"/relay-teams/{team.team_id}", headers=token)
+        ).json()
+        if data["status"] != "paid" or data["bib"] is None:
+            self.report.mismatches.append(f"relay team {plan.team_name}: {data['status']}")
+            return
+        team.bib = int(data["bib"])
+        team.member_ids = tuple(
+            str(m["member_id"]) for m in sorted(data["members"], key=lambda m: m["leg"])
+        )
+        self.relay[team.bib] = team
 
     async def _start_payment(self, entrant: Entrant) -> str:
         answer = await call(
@@ -378,8 +585,65 @@ class Simulation:
                 headers=organizer,
             )
 
+        async def issue_relay(team: RelayEntrant) -> None:
+            team.chips = tuple(
+                f"{950_000_000_000 + team.plan.number * 10 + leg:012d}"
+                for leg in range(1, len(team.member_ids) + 1)
+            )
+            await call(
+                self.target.http("registration"),
+                "POST",
+                f"/organizer/kit-desk/relay-teams/{team.team_id}/issue",
+                json={"chips": dict(zip(team.member_ids, team.chips, strict=True))},
+                headers=organizer,
+            )
+
         await self._each(self.entrants, issue)
-        return len(self.entrants), f"{len(self.entrants)} kits with chips (reg 8.1)"
+        await self._each(self.relay.values(), issue_relay)
+        kits = len(self.entrants) + len(self.relay)
+        return kits, (
+            f"{len(self.entrants)} kits with chips (reg 8.1), {len(self.relay)} relay teams' "
+            "chips (RULES §8)"
+        )
+
+    async def _team_applications(self) -> tuple[int, str]:
+        """reg 4.2.4: each team's form of 5 men's and 5 women's results, submitted once the
+        teams service knows the participants (it learns them from the bus)."""
+        self.teams = plan_teams(
+            self.edition,
+            [(e.person, e.bib) for e in self.entrants if e.bib is not None],
+            self.options.seed,
+        )
+        teams = self.target.http("teams")
+
+        async def submit(plan: TeamPlan) -> None:
+            body = {
+                "team_name": plan.team_name,
+                "classification": plan.classification,
+                "entries": [
+                    {"full_name": e.full_name, "bib": e.bib, "distance": e.distance}
+                    for e in plan.entries
+                ],
+            }
+            deadline = time.perf_counter() + self.options.wait_s
+            while True:
+                answer = await teams.post("/team-applications", json=body)
+                if answer.status_code == 201 and answer.json()["state"] == "complete":
+                    return
+                unknown = answer.status_code == 422 and all(
+                    e.get("code") == "unknown_bib" for e in answer.json().get("errors", [])
+                )
+                if not unknown or time.perf_counter() > deadline:
+                    self.report.mismatches.append(
+                        f"team {plan.team_name}: {answer.status_code} {answer.text[:300]}"
+                    )
+                    return
+                await asyncio.sleep(0.5)  # the participants are still on their way
+
+        await self._each(self.teams, submit)
+        self.report.counts["team applications (reg 4.2.4)"] = len(self.teams)
+        codes = sorted({t.classification for t in self.teams})
+        return len(self.teams), f"{len(self.teams)} team applications ({', '.join(codes)})"
 
     async def _draw(self) -> tuple[int, str]:
         ranking = self.target.http("ranking")
@@ -387,9 +651,15 @@ class Simulation:
 
         async def all_confirmed() -> bool:
             answer = await call(ranking, "GET", "/organizer/starters", headers=organizer)
-            return bool(answer.json()["confirmed"] == len(self.entrants))
+            starters = answer.json()
+            return bool(
+                starters["confirmed"] == len(self.entrants)
+                and starters["relay_teams"] == len(self.relay)
+            )
 
-        await self._wait(all_confirmed, "every confirmed starter on ranking's roster")
+        await self._wait(
+            all_confirmed, "every confirmed starter and relay team on ranking's roster"
+        )
         drawn = await call(
             ranking,
             "POST",
@@ -451,38 +721,10 @@ class Simulation:
         ranking = self.target.http("ranking")
         page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
         self.races[race_id] = page
-        distance = self.edition.distance(page["distance"])
-        runners = []
-        for line in page["start_list"]:
-            entrant = self.by_bib.get(line["bib"])
-            if entrant is None or entrant.chip is None:
-                self.report.mismatches.append(f"{_label(page)}: BIB {line['bib']} never entered")
-                continue
-            runners.append(
-                Runner(
-                    line["bib"],
-                    entrant.chip,
-                    line.get("lane"),
-                    entrant.person.ability_us,
-                    entrant.person.last_name,
-                    entrant.person.first_name,
-                    entrant.person.club,
-                )
-            )
         gun = dt.datetime.fromisoformat(page["scheduled_start_at"]) + dt.timedelta(
             microseconds=self.rng.randint(0, 999_999)
         )
-        round_number = 2 if page["round"] == "final" else 1
-        run = run_race(
-            self.rng,
-            distance,
-            runners,
-            gun,
-            race_label=(page["race_number"], round_number, page["heat_number"] or 1, _label(page)),
-            time_zone=self.edition.zone,
-            # The protest needs a disqualification in a race that decides places.
-            force_dq=self.options.protest and page["round"] != "heat" and not self._protestable(),
-        )
+        run = self._relay_run(page, gun) if _is_relay(self.edition, page) else self._run(page, gun)
         self.outcomes[race_id] = run.outcomes
         timing = self.target.http("timing-ingest")
         await call(
@@ -526,10 +768,51 @@ class Simulation:
         await self._judge(race_id, run)
         return posted
 
+    def _run(self, page: dict[str, Any], gun: dt.datetime) -> RaceRun:
+        runners = []
+        for line in page["start_list"]:
+            entrant = self.by_bib.get(line["bib"])
+            if entrant is None or entrant.chip is None:
+                self.report.mismatches.append(f"{_label(page)}: BIB {line['bib']} never entered")
+                continue
+            runners.append(
+                Runner(
+                    line["bib"],
+                    entrant.chip,
+                    line.get("lane"),
+                    entrant.person.ability_us,
+                    entrant.person.last_name,
+                    entrant.person.first_name,
+                    entrant.person.club,
+                )
+            )
+        round_number = 2 if page["round"] == "final" else 1
+        return run_race(
+            self.rng,
+            self.edition.distance(page["distance"]),
+            runners,
+            gun,
+            race_label=(page["race_number"], round_number, page["heat_number"] or 1, _label(page)),
+            time_zone=self.edition.zone,
+            # The protest needs a disqualification in a race that decides places.
+            force_dq=self.options.protest and page["round"] != "heat" and not self._protestable(),
+        )
+
+    def _relay_run(self, page: dict[str, Any], gun: dt.datetime) -> RaceRun:
+        teams = []
+        for line in page["start_list"]:
+            team = self.relay.get(line["bib"])
+            if team is None or not team.chips:
+                self.report.mismatches.append(f"{_label(page)}: BIB {line['bib']} never entered")
+                continue
+            legs = tuple(r.leg_us for r in team.plan.runners)
+            teams.append(RelayTeam(line["bib"], team.chips, legs))
+        return run_relay(self.rng, self.edition.relay, teams, gun)
+
     async def _post_reads(self, run: RaceRun, gun: dt.datetime) -> tuple[int, dict[int, float]]:
         """Both devices' posts in time order, paced at ``speed``; when each finish went out."""
         finish_device = f"sim-{run.finish_format}"
-        chip_bib = {self.by_bib[b].chip: b for b in run.outcomes}
+        chip_bib = run.chip_bib
         # The read that carries a runner's finish: the earliest of the last crossing's reads
         # (crossings are a lap apart; a crossing's reads lie within 0.4 s of it).
         finish_read: dict[int, Read] = {}
@@ -686,6 +969,7 @@ class Simulation:
             outcome.status == "DQ"
             for race_id, outcomes in self.outcomes.items()
             if self.races[race_id]["round"] != "heat"
+            and not _is_relay(self.edition, self.races[race_id])
             for outcome in outcomes.values()
         )
 
@@ -695,6 +979,7 @@ class Simulation:
             (race_id, outcome)
             for race_id, outcomes in self.outcomes.items()
             if self.races[race_id]["round"] != "heat"
+            and not _is_relay(self.edition, self.races[race_id])
             for outcome in outcomes.values()
             if outcome.status == "DQ"
         ]
@@ -752,7 +1037,11 @@ class Simulation:
         groups: dict[tuple[str, str, str], dict[str, list[str]]] = defaultdict(
             lambda: defaultdict(list)
         )
+        relay_races: list[str] = []
         for race_id, race in self.races.items():
+            if _is_relay(self.edition, race):  # its standings are the teams service's
+                relay_races.append(race_id)
+                continue
             groups[(race["distance"], race["gender"], race["category"])][race["round"]].append(
                 race_id
             )
@@ -760,8 +1049,8 @@ class Simulation:
         for race_id, outcomes in self.outcomes.items():
             page = (await call(ranking, "GET", f"/public/races/{race_id}")).json()
             expected = truth.race_lines(outcomes.values())
-            group = groups[(page["distance"], page["gender"], page["category"])]
             if page["round"] == "heat":
+                group = groups[(page["distance"], page["gender"], page["category"])]
                 size = self.edition.distance(page["distance"]).division.final_size or 0
                 round_one = [o for rid in group["heat"] for o in self.outcomes[rid].values()]
                 qualified = truth.final_qualifiers(round_one, size)
@@ -797,12 +1086,22 @@ class Simulation:
             checked += self._compare(
                 f"standings {distance} {gender} {category}", table[0], page["entries"]
             )
+        overall: dict[tuple[str, str], dict[int, truth.Line]] = {}
         for (distance, gender), tables in sorted(by_gender.items()):
             page = (await call(ranking, "GET", f"/public/standings/{distance}/{gender}/all")).json()
+            overall[(distance, gender)] = truth.gender_standings(tables)
             checked += self._compare(
                 f"standings {distance} {gender} overall",
-                truth.gender_standings(tables),
+                overall[(distance, gender)],
                 page["entries"],
+            )
+        checked += await self._verify_teams(overall)
+        if relay_races:
+            relay = truth.relay_standings(
+                (self.outcomes[r].values() for r in relay_races), self.edition.relay.prize_fund_kzt
+            )
+            checked += await self._eventually(
+                "relay standings", lambda document: _relay_problems(document, relay), "relay"
             )
         mail = await self._deliveries()
         self.report.counts["e-mails sent"] = mail
@@ -811,6 +1110,42 @@ class Simulation:
                 f"{mail} e-mails sent, fewer than the {len(self.entrants)} participants"
             )
         return checked, f"{checked:,} lines checked; {len(self.report.mismatches)} mismatches"
+
+    async def _verify_teams(self, overall: dict[tuple[str, str], dict[int, truth.Line]]) -> int:
+        """Each classification's table against the one the simulation scores itself."""
+        checked = 0
+        extra = self.edition.teams.penalty_extra_points
+        for code in sorted({t.classification for t in self.teams}):
+            applications = {
+                t.team_name: [truth.TeamEntry(e.bib, e.distance, e.gender) for e in t.entries]
+                for t in self.teams
+                if t.classification == code
+            }
+            expected = truth.team_classification(applications, overall, extra)
+            checked += await self._eventually(
+                f"team classification {code}",
+                functools.partial(_team_problems, expected=expected),
+                code,
+            )
+        return checked
+
+    async def _eventually(
+        self,
+        what: str,
+        problems_of: Callable[[dict[str, Any]], tuple[int, list[str]]],
+        classification: str,
+    ) -> int:
+        """The teams service's table, once it holds what ranking published last (it follows
+        the standings on the bus): its problems, when it stops changing or time is up."""
+        teams = self.target.http("teams")
+        deadline = time.perf_counter() + self.options.wait_s
+        while True:
+            document = (await call(teams, "GET", f"/standings/{classification}")).json()
+            checked, problems = problems_of(document)
+            if not problems or time.perf_counter() > deadline:
+                self.report.mismatches.extend(f"{what}: {p}" for p in problems)
+                return checked
+            await asyncio.sleep(0.5)
 
     async def _settled(self) -> bool:
         """The last change seen on the stream is a while ago: standings are recomputed."""
@@ -927,6 +1262,80 @@ FORMATS = ("ipico", "chronotrack", "ultra")
 
 def _with_mark(line: truth.Line, mark: str | None) -> truth.Line:
     return truth.Line(line.bib, line.place, line.status, line.official_us, line.dq_rule, mark)
+
+
+def _team_problems(
+    document: dict[str, Any], expected: list[truth.TeamLine]
+) -> tuple[int, list[str]]:
+    problems = []
+    if document.get("status") != "official":
+        problems.append(f"status {document.get('status')}, not official")
+    shown = {team["team_name"]: team for team in document.get("standings") or []}
+    wanted = {line.team_name for line in expected}
+    if set(shown) != wanted:
+        problems.append(
+            f"teams missing {sorted(wanted - set(shown))}, unexpected {sorted(set(shown) - wanted)}"
+        )
+    for line in expected:
+        got = shown.get(line.team_name)
+        if got is None:
+            continue
+        for key, value in (
+            ("place", line.place),
+            ("points", line.points),
+            ("last_scorer_points", line.last_scorer_points),
+        ):
+            if got.get(key) != value:
+                problems.append(f"{line.team_name}: {key} {got.get(key)} (expected {value})")
+        entries = {e["bib"]: e for e in got.get("entries") or []}
+        for entry in line.entries:
+            shown_entry = entries.get(entry.bib, {})
+            if (
+                shown_entry.get("place"),
+                shown_entry.get("points"),
+                shown_entry.get("penalty"),
+            ) != (
+                entry.place,
+                entry.points,
+                entry.penalty,
+            ):
+                problems.append(
+                    f"{line.team_name}: BIB {entry.bib} place {shown_entry.get('place')}, points "
+                    f"{shown_entry.get('points')}, penalty {shown_entry.get('penalty')} (expected "
+                    f"{entry.place}, {entry.points}, {entry.penalty})"
+                )
+    return len(expected), problems
+
+
+def _relay_problems(
+    document: dict[str, Any], expected: dict[int, truth.RelayLine]
+) -> tuple[int, list[str]]:
+    problems = []
+    if document.get("status") != "official":
+        problems.append(f"status {document.get('status')}, not official")
+    shown = {team["bib"]: team for team in document.get("standings") or []}
+    if set(shown) != set(expected):
+        problems.append(
+            f"BIBs missing {sorted(set(expected) - set(shown))}, "
+            f"unexpected {sorted(set(shown) - set(expected))}"
+        )
+    for bib, line in expected.items():
+        got = shown.get(bib)
+        if got is None:
+            continue
+        published = (got.get("place"), got.get("status"), got.get("official_time_us"))
+        if published != (line.place, line.status, line.official_us):
+            problems.append(
+                f"BIB {bib}: place, status, time {published} (expected "
+                f"{(line.place, line.status, line.official_us)})"
+            )
+        if got.get("prize_kzt") != line.prize_kzt:
+            problems.append(f"BIB {bib}: prize {got.get('prize_kzt')} (expected {line.prize_kzt})")
+    return len(expected), problems
+
+
+def _is_relay(edition: Edition, race: dict[str, Any]) -> bool:
+    return bool(race["distance"] == edition.relay.code)
 
 
 def _label(race: dict[str, Any]) -> str:

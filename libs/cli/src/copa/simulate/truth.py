@@ -13,12 +13,17 @@ Written from the rules, not from the platform's engine, so that the two can disa
   finishers by time, places counted on after every runner of the final; one round of several
   races: by time across them; one race: its own order; non-finishers last, DNF, DQ, DNS;
 * per gender overall (reg 4.2.4, RULES §7): every category by the gun time that placed each
-  runner in it (the final's for a finalist).
+  runner in it (the final's for a finalist);
+* team classifications (reg 4.2.4, RULES §7): an entry scores its runner's place in the
+  overall standings of its distance and gender, or, not placed there, the number of people in
+  those standings plus 2; lowest total first, a tie broken by the better last scorer;
+* the relay (RULES §8): one round, a timed final: places across its races by raw gun time,
+  the prize fund to places 1-3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from copa.simulate.races import Outcome
@@ -183,3 +188,101 @@ def parse_time_us(text: str | None) -> int | None:
     for part in text.split(":"):
         total = total * 60 + float(part)
     return round(total * 1_000_000)
+
+
+# --- teams (reg 4.2.4, RULES §7) and the relay (RULES §8) ----------------------------------
+
+
+@dataclass(frozen=True)
+class TeamEntry:
+    """One line of a team application: whose result, in which distance and gender."""
+
+    bib: int
+    distance: str
+    gender: str
+
+
+@dataclass(frozen=True)
+class ScoredEntry:
+    bib: int
+    place: int | None
+    points: int
+    penalty: bool
+
+
+@dataclass(frozen=True)
+class TeamLine:
+    team_name: str
+    place: int
+    points: int
+    last_scorer_points: int
+    entries: tuple[ScoredEntry, ...]
+
+
+def team_classification(
+    teams: Mapping[str, Sequence[TeamEntry]],
+    overall: Mapping[tuple[str, str], Mapping[int, Line]],
+    penalty_extra: int,
+) -> list[TeamLine]:
+    """Expected table of one classification from each distance and gender's overall standings
+    (``overall``: every line of those standings, non-finishers too)."""
+    scored: list[tuple[int, int, str, tuple[ScoredEntry, ...]]] = []
+    for name, entries in teams.items():
+        lines: list[ScoredEntry] = []
+        for entry in entries:
+            table = overall.get((entry.distance, entry.gender), {})
+            line = table.get(entry.bib)
+            if line is not None and line.place is not None:
+                lines.append(ScoredEntry(entry.bib, line.place, line.place, False))
+            else:  # RULES §7: DNS, DNF, DQ or absent: everyone in those standings, plus 2
+                lines.append(ScoredEntry(entry.bib, None, len(table) + penalty_extra, True))
+        points = sum(e.points for e in lines)
+        scored.append((points, max(e.points for e in lines), name, tuple(lines)))
+    scored.sort()
+    table_lines: list[TeamLine] = []
+    for index, (points, last, name, scored_entries) in enumerate(scored):
+        tied = index > 0 and scored[index - 1][:2] == (points, last)
+        place = table_lines[-1].place if tied else index + 1
+        table_lines.append(TeamLine(name, place, points, last, scored_entries))
+    return table_lines
+
+
+@dataclass(frozen=True)
+class RelayLine:
+    bib: int
+    place: int | None
+    status: str
+    official_us: int | None
+    prize_kzt: int
+
+
+def relay_standings(
+    races: Iterable[Iterable[Outcome]], prize_fund_kzt: Sequence[int]
+) -> dict[int, RelayLine]:
+    """Every relay team of every race: places by raw time across the races (RULES §8), then
+    the prizes of places 1-3; teams sharing a place share the prizes of the places they
+    occupy, in whole tenge, a remainder one tenge each in BIB order."""
+    everyone = [o for race in races for o in race]
+    finishers = sorted(
+        (o for o in everyone if o.status == "OK"), key=lambda o: (tie_key(_time(o)), o.bib)
+    )
+    places = competition_places(finishers)
+    prizes: dict[int, int] = {}
+    for place in sorted(set(places)):
+        sharing = [o.bib for o, p in zip(finishers, places, strict=True) if p == place]
+        fund = sum(
+            prize_fund_kzt[k]
+            for k in range(place - 1, place - 1 + len(sharing))
+            if k < len(prize_fund_kzt)
+        )
+        share, remainder = divmod(fund, len(sharing))
+        for n, bib in enumerate(sorted(sharing)):
+            prizes[bib] = share + (1 if n < remainder else 0)
+    lines = {
+        o.bib: RelayLine(o.bib, place, "OK", official(_time(o)), prizes.get(o.bib, 0))
+        for o, place in zip(finishers, places, strict=True)
+    }
+    lines.update(
+        (o.bib, RelayLine(o.bib, None, o.status, None, 0)) for o in everyone if o.status != "OK"
+    )
+    return lines

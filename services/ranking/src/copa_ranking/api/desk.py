@@ -69,6 +69,9 @@ class StartersOut(BaseModel):
     participants: int = Field(description="Paid participants with a BIB on the roster.")
     confirmed: int = Field(description="Of them, starters with a chip (reg 8) and no ban.")
     banned: int = Field(description="Participants banned from the competition (reg 7.11).")
+    relay_teams: int = Field(
+        description="Paid relay teams with a chip for every runner: they start (RULES §8)."
+    )
 
 
 @router.get("/organizer/starters", response_model=StartersOut, tags=["organizer"])
@@ -85,7 +88,20 @@ async def starters(session: Session, who: Organizer) -> StartersOut:
             )
         )
     ).one()
-    return StartersOut(participants=row.participants, confirmed=row.confirmed, banned=row.banned)
+    relay_teams = await session.scalar(
+        text(
+            "SELECT count(*) FROM relay_teams WHERE edition = :e "
+            "AND jsonb_typeof(chips) = 'object' "
+            "AND (SELECT count(*) FROM jsonb_object_keys(chips)) = :legs"
+        ),
+        {"e": edition().code, "legs": len(edition().relay.legs_m)},
+    )
+    return StartersOut(
+        participants=row.participants,
+        confirmed=row.confirmed,
+        banned=row.banned,
+        relay_teams=relay_teams or 0,
+    )
 
 
 @router.post("/organizer/draw", response_model=DrawOut, tags=["organizer"])
