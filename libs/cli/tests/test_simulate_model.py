@@ -11,9 +11,11 @@ from copa.simulate import truth
 from copa.simulate.field import plan_field, plan_relay, plan_teams
 from copa.simulate.races import (
     Outcome,
+    Read,
     RelayTeam,
     Runner,
     device_posts,
+    local_day,
     render_finish,
     run_race,
     run_relay,
@@ -215,3 +217,17 @@ def test_a_large_field_has_a_company_batch_and_free_slots() -> None:
     assert 1 <= len(free) <= edition.registration.free_slots  # reg 7.13
     small = plan_field(edition, 40, seed=2024).people
     assert not any(p.channel == "corporate" for p in small)  # fewer than 2 x 31 applicants
+
+
+def test_a_post_never_spans_local_midnight() -> None:
+    # A programme past midnight: the formats with a time of day are posted with their day.
+    midnight = dt.datetime(2024, 3, 11, 0, 0, tzinfo=ALMATY).astimezone(dt.UTC)
+    reads = [
+        Read("C1", midnight + dt.timedelta(milliseconds=offset), "finish", 1)
+        for offset in (-300, -100, 200, 400)
+    ]
+    posts = device_posts(random.Random(1), reads, resend_share=0.0, zone=ALMATY)
+    days = [{local_day(r, ALMATY) for r in post} for post, _ in posts]
+    assert days == [{dt.date(2024, 3, 10)}, {dt.date(2024, 3, 11)}]
+    # In UTC the same reads are one post of one day.
+    assert len(device_posts(random.Random(1), reads, resend_share=0.0)) == 1

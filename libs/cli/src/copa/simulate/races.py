@@ -351,16 +351,19 @@ def device_posts(
     window_us: int = 1_000_000,
     shuffle_share: float = 0.2,
     resend_share: float = 0.08,
+    zone: dt.tzinfo = dt.UTC,
 ) -> list[tuple[list[Read], bool]]:
     """The reads as a device posts them: about a second of reads per post (in time order), a
     post now and then out of order, and now and then a post sent again (a lost
-    acknowledgement). Each item: the post's reads, and whether it is a re-send."""
+    acknowledgement). Each item: the post's reads, and whether it is a re-send. A post never
+    spans midnight in ``zone``: formats that carry a time of day are posted with their day."""
     ordered = sorted(reads, key=lambda r: r.at)
     posts: list[list[Read]] = []
     current: list[Read] = []
     window_end: dt.datetime | None = None
     for read in ordered:
-        if window_end is None or read.at >= window_end:
+        new_day = bool(current) and local_day(read, zone) != local_day(current[0], zone)
+        if window_end is None or read.at >= window_end or new_day:
             if current:
                 posts.append(current)
             current = []
@@ -377,3 +380,8 @@ def device_posts(
         if rng.random() < resend_share:
             out.append((post, True))
     return out
+
+
+def local_day(read: Read, zone: dt.tzinfo) -> dt.date:
+    """The local date a read's time of day belongs to."""
+    return read.at.astimezone(zone).date()

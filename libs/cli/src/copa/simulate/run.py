@@ -65,6 +65,7 @@ from copa.simulate.races import (
     RelayTeam,
     Runner,
     device_posts,
+    local_day,
     render_finish,
     render_start_mat,
     run_race,
@@ -824,11 +825,13 @@ class Simulation:
                 finish_read[bib] = read
         posts = [
             (reads, resend, finish_device, False)
-            for reads, resend in device_posts(self.rng, run.finish_reads)
+            for reads, resend in device_posts(self.rng, run.finish_reads, zone=self.edition.zone)
         ]
         posts += [
             (reads, resend, "sim-start", True)
-            for reads, resend in device_posts(self.rng, run.start_reads, resend_share=0.0)
+            for reads, resend in device_posts(
+                self.rng, run.start_reads, resend_share=0.0, zone=self.edition.zone
+            )
         ]
         posts.sort(key=lambda p: min(r.at for r in p[0]))
         timing = self.target.http("timing-ingest")
@@ -861,7 +864,8 @@ class Simulation:
                 timing,
                 "POST",
                 "/reads/raw",
-                params={"format": fmt, "day": self.edition.date.isoformat()},
+                # The day the reads' times of day belong to: a long programme runs past midnight.
+                params={"format": fmt, "day": local_day(reads[0], self.edition.zone).isoformat()},
                 content=body.encode(),
                 headers={**tokens[device], "Content-Type": "text/plain"},
             )
