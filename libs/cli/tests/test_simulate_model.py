@@ -231,3 +231,18 @@ def test_a_post_never_spans_local_midnight() -> None:
     assert days == [{dt.date(2024, 3, 10)}, {dt.date(2024, 3, 11)}]
     # In UTC the same reads are one post of one day.
     assert len(device_posts(random.Random(1), reads, resend_share=0.0)) == 1
+
+
+def test_a_large_field_never_draws_the_same_person_twice() -> None:
+    edition = Edition.model_validate(
+        tomllib.loads(
+            rehearsal_text(
+                (find_editions_dir() / "2024.toml").read_text(encoding="utf-8"),
+                dt.date(2026, 12, 3),
+                capacity=20_000,
+            )
+        )
+    )
+    people = plan_field(edition, 20_000, seed=2024).people
+    keys = {(p.first_name, p.last_name, p.birth_date) for p in people}
+    assert len(keys) == len(people)  # reg 7.3 would refuse a second entry

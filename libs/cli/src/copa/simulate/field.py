@@ -124,10 +124,17 @@ def plan_field(
     counts = _shares(applicants, [d.slot_limit for d in chosen])
     people: list[Person] = []
     number = 0
+    # reg 7.3: one entry per person (name and birth date) and distance; distinct people
+    # here, so a large field never draws the same person twice.
+    known: set[tuple[str, str, dt.date]] = set()
     for distance, count in zip(chosen, counts, strict=True):
         for _ in range(count):
             number += 1
-            people.append(_person(rng, edition, distance, number))
+            person = _person(rng, edition, distance, number)
+            while (person.first_name, person.last_name, person.birth_date) in known:
+                person = _person(rng, edition, distance, number)
+            known.add((person.first_name, person.last_name, person.birth_date))
+            people.append(person)
     rng.shuffle(people)
     behaviours: list[Behaviour] = []
     for _ in people:
