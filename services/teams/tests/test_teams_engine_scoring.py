@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from copa_contracts.edition import Edition
+from copa_contracts.teams import TeamStanding
 from copa_teams.engine import (
     ClassificationRules,
     ClassificationTable,
@@ -276,3 +277,28 @@ def test_while_entries_are_pending_teams_are_compared_with_teams_as_many_entries
         (2, "Quick", 25 + 40),
         (3, "Milers", 30 + 45),
     ]
+
+
+def test_a_tie_among_many_long_named_teams_keeps_its_reason_publishable() -> None:
+    # Forty teams level on points, each name as long as a name may be: the reason names three
+    # of them and counts the rest, so the published table's line stays valid (its contract
+    # bounds tie_break); every team placed on that line shares the place.
+    teams = [make_team(f"{n:02d}" + "x" * 198, 10 * n + 1) for n in range(40)]
+    men = [1, 1, 1, 1, 1]
+    tables = sprint_standings(*((team, men, men) for team in teams), entrants=400)
+    table = classify(SPRINT, teams, tables)  # type: ignore[arg-type]
+    assert isinstance(table, ClassificationTable)
+    assert {t.place for t in table.standings} == {1}
+    for team in table.standings:
+        reason = team.tie_break or ""
+        assert "and 36 other teams" in reason
+        assert "Still level: the place is shared." in reason
+        TeamStanding(
+            place=team.place,
+            team_id=team.team_id,
+            team_name=team.team_name,
+            points=team.points,
+            last_scorer_place=team.last_scorer_points,
+            tie_break=team.tie_break,
+            entries=(),
+        )

@@ -248,13 +248,22 @@ class _Line:
         return (self.pending, self.points, 0 if self.last is None else self.last)
 
 
+TIE_BREAK_NAMES = 3
+"""Level teams a tie-break reason names; the others are counted. A provisional table can have
+dozens of teams level (entries pending), and the published reason has a bounded length
+(`copa_contracts.teams.TeamStanding.tie_break`)."""
+
+
 def _tie_break_reason(line: _Line, level: Sequence[_Line]) -> str | None:
     if not level or line.last is None:
         return None  # nobody level, or nothing scored yet: nothing to break
+    ordered = sorted(level, key=lambda o: o.rank_key)
     others = ", ".join(
-        f"{other.team.team_name!r} ({other.last})"
-        for other in sorted(level, key=lambda o: o.rank_key)
+        f"{other.team.team_name!r} ({other.last})" for other in ordered[:TIE_BREAK_NAMES]
     )
+    if len(ordered) > TIE_BREAK_NAMES:
+        more = len(ordered) - TIE_BREAK_NAMES
+        others += f" and {more} other team{'s' if more > 1 else ''}"
     reason = (
         f"Level on {line.points} points with {others}: the better last scoring member wins "
         f"(RULES §7, WA cross-country); this team's scored {line.last}."
