@@ -73,6 +73,7 @@ def test_sixty_four_runners_on_the_100m_and_a_relay_end_to_end_with_no_mismatch(
     assert report.counts["free slots granted (reg 7.13)"] >= 1
     assert report.counts["relay teams (RULES §8)"] == 2
     assert report.counts["team applications (reg 4.2.4)"] == 2
+    assert report.counts["dead letters on the bus"] == 0  # every message was applied
     assert report.counts["races run"] >= 10  # heats and finals in several categories
     assert report.counts.get("protests upheld") == 1
     assert report.latencies_ms  # results appeared on the public pages after the reads

@@ -221,6 +221,7 @@ class Simulation:
                 await self._phase("protest", self._protest())
             await self._phase("verification", self._verify())
             if self.target.bootstrap:
+                await self._no_dead_letters(self.target.bootstrap)
                 self.report.broker_ms = await broker_round_trips(self.target.bootstrap, 200)
         finally:
             stream.cancel()
@@ -1151,6 +1152,14 @@ class Simulation:
                 return checked
             await asyncio.sleep(0.5)
 
+    async def _no_dead_letters(self, bootstrap: str) -> None:
+        """Nothing the simulation sent was invalid: a dead letter on the bus is a message a
+        service could not apply, lost to the tables it feeds."""
+        letters = await dead_letters(bootstrap)
+        self.report.counts["dead letters on the bus"] = sum(letters.values())
+        for topic, count in sorted(letters.items()):
+            self.report.mismatches.append(f"{count} dead letter(s) on {topic}")
+
     async def _settled(self) -> bool:
         """The last change seen on the stream is a while ago: standings are recomputed."""
         self.changes.clear()
@@ -1350,6 +1359,35 @@ def _label(race: dict[str, Any]) -> str:
 def _paid_total(counts: dict[str, Any]) -> int:
     """Paid participants in registration's ``/organizer/counts`` (its groups by status)."""
     return sum(int(g["count"]) for g in counts["groups"] if g["status"] == "paid")
+
+
+async def dead_letters(bootstrap: str) -> dict[str, int]:
+    """Records on every dead-letter topic of the bus, by topic (those holding any)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from copa_contracts.topic import dead_letter_topic
+    from copa_contracts.topics import ALL_TOPICS
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        partitions = [
+            TopicPartition(name, partition)
+            for name in (dead_letter_topic(t.name) for t in ALL_TOPICS)
+            if name in existing
+            for partition in consumer.partitions_for_topic(name) or ()
+        ]
+        if not partitions:
+            return {}
+        first = await consumer.beginning_offsets(partitions)
+        last = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    counts: dict[str, int] = defaultdict(int)
+    for tp in partitions:
+        counts[tp.topic] += last[tp] - first[tp]
+    return {topic: n for topic, n in counts.items() if n}
 
 
 async def broker_round_trips(bootstrap: str, count: int) -> list[float]:
