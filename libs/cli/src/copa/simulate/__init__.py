@@ -70,6 +70,7 @@ def figures(report: Report) -> dict[str, object]:
         "mismatches": report.mismatches,
         "latency_ms": _summary(latency),
         "broker_ms": _summary(broker),
+        "slowest_races": {label: _summary(values) for label, values in report.slowest_races()},
         "notes": report.notes,
     }
 

@@ -136,6 +136,8 @@ class Report:
     mismatches: list[str] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     broker_ms: list[float] = field(default_factory=list)
+    race_latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    """The same latencies by race, to find where the slow ones were."""
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -163,6 +165,11 @@ class Report:
                 )
             else:
                 lines.append(f"{name:<58}{0:>6}  (not measured)")
+        for label, values in self.slowest_races():
+            lines.append(
+                f"{'  slowest race: ' + label:<58}{len(values):>6}{percentile(values, 0.5):>9.1f}"
+                f"{percentile(values, 0.99):>9.1f}{max(values):>9.1f}"
+            )
         for note in self.notes:
             lines.append(f"note: {note}")
         lines.append("")
@@ -171,6 +178,11 @@ class Report:
         if len(self.mismatches) > 200:
             lines.append(f"  ... and {len(self.mismatches) - 200} more")
         return "\n".join(lines)
+
+    def slowest_races(self, count: int = 5) -> list[tuple[str, list[float]]]:
+        """The races whose slowest finish took longest to be shown."""
+        ranked = sorted(self.race_latencies_ms.items(), key=lambda item: -max(item[1]))
+        return ranked[:count]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -766,7 +778,10 @@ class Simulation:
         for bib, acknowledged in finish_posted_at.items():
             if bib in placed_at:
                 # Shown before the device's answer reached us: the pipeline beat the answer.
-                self.report.latencies_ms.append(max(0.0, placed_at[bib] - acknowledged) * 1000)
+                latency = max(0.0, placed_at[bib] - acknowledged) * 1000
+                self.report.latencies_ms.append(latency)
+                label = f"race {page['race_number']}: {_label(page)}"
+                self.report.race_latencies_ms.setdefault(label, []).append(latency)
         await self._judge(race_id, run)
         return posted
 
