@@ -6,6 +6,11 @@ add and remove slots as rows enter and leave the `held`/`paid` states, at commit
 counter row's lock, and fail the commit that would exceed a limit. So the check and the change
 cannot be separated by another transaction, and the lock is held only for the commit itself
 (not across round trips to a busy application). A CHECK constraint states it once more.
+
+Lock order: every change of a counter locks the `total` row first (migration 0002), so a
+transaction's first counter lock is always `total` and two commits can never hold rows the
+other waits for (a paid change of distance moves a slot between two distance rows, reg 7.6:
+opposite moves used to deadlock).
 """
 
 from __future__ import annotations
