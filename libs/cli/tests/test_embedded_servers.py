@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from copa.dbadmin import asyncpg_url, database_url, libpq_url, redact
 from copa.embedded import EmbeddedKafka, EmbeddedPostgres, PortInUseError, SmtpSink, free_port
+from copa.embedded.ports import port_accepts
 from copa.testing import PostgresServer, RestartablePostgres
 
 
@@ -73,6 +74,26 @@ def test_embedded_postgres_runs_as_an_unprivileged_user_when_we_are_root(pg_dir:
             assert owner == os.geteuid()
     finally:
         server.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as ourselves: nothing to lose")
+def test_a_server_stops_even_when_a_parent_directory_was_closed_after_the_start(
+    pg_dir: Path,
+) -> None:
+    # As root the server runs as an unprivileged account that must walk through pg_dir; a
+    # new pytest session resets its root temp directory to 0700 while servers of another
+    # session still run there.
+    server = EmbeddedPostgres(pg_dir / "pgdata", durable=False)
+    server.start()
+    pg_dir.chmod(0o700)
+    try:
+        server.stop()
+    finally:
+        pg_dir.chmod(0o711)
+        if server.running:
+            server.stop()
+    assert server.pid is None
+    assert not port_accepts(server.port)
 
 
 async def test_a_server_left_running_on_the_data_directory_is_replaced_cleanly(

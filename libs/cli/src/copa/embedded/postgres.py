@@ -293,7 +293,13 @@ class EmbeddedPostgres:
         self._started = False
         if self.postmaster_pid() is None:
             return
-        self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], self._user(), what="stop")
+        run_as = self._user()
+        if run_as.is_other_user:
+            # pg_ctl runs as the server's account and must walk to the data directory again:
+            # something may have closed a parent since the start (a new pytest session
+            # resets its root temp directory to 0700).
+            _make_traversable(self.data_dir)
+        self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], run_as, what="stop")
 
     def restart(self) -> None:
         """Stop and start again on the same data directory and port."""
@@ -313,8 +319,11 @@ class EmbeddedPostgres:
                 (self.data_dir / "postmaster.pid").unlink()
             return
         _logger.warning("stopping PostgreSQL (pid %s) left running on %s", pid, self.data_dir)
+        run_as = self._user()
+        if run_as.is_other_user:
+            _make_traversable(self.data_dir)  # as in stop(): pg_ctl walks there as the server
         try:
-            self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], self._user(), what="stop")
+            self._pg_ctl(["-m", "fast", "-w", "-t", "60", "stop"], run_as, what="stop")
         except PostgresError:
             # postgres itself re-checks the data directory lock on start and says why.
             _logger.warning("pg_ctl could not stop pid %s; starting anyway", pid)
