@@ -361,12 +361,13 @@ def device_posts(
     posts: list[list[Read]] = []
     current: list[Read] = []
     window_end: dt.datetime | None = None
+    current_day: dt.date | None = None
     for read in ordered:
-        new_day = bool(current) and local_day(read, zone) != local_day(current[0], zone)
-        if window_end is None or read.at >= window_end or new_day:
+        day = local_day(read, zone)
+        if window_end is None or read.at >= window_end or day != current_day:
             if current:
                 posts.append(current)
-            current = []
+            current, current_day = [], day
             window_end = read.at + dt.timedelta(microseconds=window_us)
         current.append(read)
     if current:

@@ -1153,14 +1153,14 @@ class Simulation:
         self,
         what: str,
         problems_of: Callable[[dict[str, Any]], tuple[int, list[str]]],
-        classification: str,
+        table: str,
     ) -> int:
         """The teams service's table, once it holds what ranking published last (it follows
         the standings on the bus): its problems, when it stops changing or time is up."""
         teams = self.target.http("teams")
         deadline = time.perf_counter() + self.options.wait_s
         while True:
-            document = (await call(teams, "GET", f"/standings/{classification}")).json()
+            document = (await call(teams, "GET", f"/standings/{table}")).json()
             checked, problems = problems_of(document)
             if not problems or time.perf_counter() > deadline:
                 self.report.mismatches.extend(f"{what}: {p}" for p in problems)
@@ -1193,11 +1193,8 @@ class Simulation:
         marks: bool = False,
     ) -> int:
         shown = {line["bib"]: line for line in published}
-        if set(shown) != set(expected):
-            self.report.mismatches.append(
-                f"{what}: BIBs missing {sorted(set(expected) - set(shown))}, "
-                f"unexpected {sorted(set(shown) - set(expected))}"
-            )
+        if (different := _not_the_same("BIBs", expected, shown)) is not None:
+            self.report.mismatches.append(f"{what}: {different}")
         for bib, line in expected.items():
             got = shown.get(bib)
             if got is None:
@@ -1292,6 +1289,14 @@ def _with_mark(line: truth.Line, mark: str | None) -> truth.Line:
     return truth.Line(line.bib, line.place, line.status, line.official_us, line.dq_rule, mark)
 
 
+def _not_the_same(what: str, expected: Iterable[T], shown: Iterable[T]) -> str | None:
+    """What is missing from and unexpected in a published list, or None when it is the same."""
+    wanted, published = set(expected), set(shown)
+    if wanted == published:
+        return None
+    return f"{what} missing {sorted(wanted - published)}, unexpected {sorted(published - wanted)}"  # type: ignore[type-var]
+
+
 def _team_problems(
     document: dict[str, Any], expected: list[truth.TeamLine]
 ) -> tuple[int, list[str]]:
@@ -1299,11 +1304,8 @@ def _team_problems(
     if document.get("status") != "official":
         problems.append(f"status {document.get('status')}, not official")
     shown = {team["team_name"]: team for team in document.get("standings") or []}
-    wanted = {line.team_name for line in expected}
-    if set(shown) != wanted:
-        problems.append(
-            f"teams missing {sorted(wanted - set(shown))}, unexpected {sorted(set(shown) - wanted)}"
-        )
+    if (different := _not_the_same("teams", {t.team_name for t in expected}, shown)) is not None:
+        problems.append(different)
     for line in expected:
         got = shown.get(line.team_name)
         if got is None:
@@ -1342,11 +1344,8 @@ def _relay_problems(
     if document.get("status") != "official":
         problems.append(f"status {document.get('status')}, not official")
     shown = {team["bib"]: team for team in document.get("standings") or []}
-    if set(shown) != set(expected):
-        problems.append(
-            f"BIBs missing {sorted(set(expected) - set(shown))}, "
-            f"unexpected {sorted(set(shown) - set(expected))}"
-        )
+    if (different := _not_the_same("BIBs", expected, shown)) is not None:
+        problems.append(different)
     for bib, line in expected.items():
         got = shown.get(bib)
         if got is None:
