@@ -16,6 +16,8 @@ from copa_ranking.engine import (
     RaceResult,
     Ruling,
     StandingEntry,
+    StandingLine,
+    Standings,
     confirm,
     gender_standings,
     group_standings,
@@ -409,12 +411,68 @@ def test_runners_sharing_a_thousandth_across_races_are_listed_by_bib() -> None:
     assert [(e.place, e.bib) for e in table.entries] == [(1, 1), (2, 3), (2, 5), (2, 7), (5, 9)]
 
 
-def test_the_engine_reads_entry_fields_where_the_named_tuple_has_them() -> None:
+def test_the_engine_reads_line_fields_where_the_named_tuple_has_them() -> None:
     from copa_ranking.engine import standings
 
-    fields = StandingEntry._fields
-    assert fields[0] == "place"
+    fields = StandingLine._fields
     assert fields[standings._BIB] == "bib"
     assert fields[standings._STATUS] == "status"
     assert fields[standings._GUN] == "gun_time_us"
     assert fields[standings._NET] == "net_time_us"
+    # an entry is its place, then its line's fields in their order
+    assert StandingEntry._fields == ("place", *fields)
+
+
+def test_a_gender_table_places_the_lines_of_its_categories_anew() -> None:
+    men_18 = group_standings(
+        RaceGroup("3000m", "M", "18-34"),
+        plan_group(3, LONG),
+        [
+            race("a1", [Performance.finish(1, t("9:30")), Performance.finish(2, t("9:10"))]),
+            race("a2", [Performance.finish(3, t("9:20"))]),
+        ],
+        RESULTS,
+    )
+    men_35 = group_standings(
+        RaceGroup("3000m", "M", "35-44"),
+        plan_group(2, LONG),
+        [race("b1", [Performance.finish(4, t("9:15")), Performance.ruled(Ruling(5, "DNF"))])],
+        RESULTS,
+    )
+    overall = gender_standings("3000m", "M", [men_18, men_35], RESULTS)
+    assert [(e.place, e.bib) for e in overall.entries] == [
+        (1, 2),
+        (2, 4),
+        (3, 3),
+        (4, 1),
+        (None, 5),
+    ]
+    # the same line objects, not copies: only their order and places are the gender table's
+    assert {id(line) for line in overall.lines} == {
+        id(line) for table in (men_18, men_35) for line in table.lines
+    }
+    assert [e.place for e in men_18.entries] == [1, 2, 3]  # the category's places stay
+    assert overall.entry_of(4) == StandingEntry(2, 4, "35-44", "OK", *men_35.lines[0][3:])
+    assert overall.entrants_count == 5
+
+
+def test_standings_from_stored_entries_are_the_same_table() -> None:
+    table = group_standings(
+        RaceGroup("3000m", "F", "18-34"),
+        plan_group(3, LONG),
+        [
+            race(
+                "c1",
+                [Performance.finish(7, t("11:00")), Performance.ruled(Ruling(8, "DQ", "7.12"))],
+            ),
+            race("c2", [Performance.finish(9, t("10:40"))]),
+        ],
+        RESULTS,
+    )
+    again = Standings.of_entries(
+        table.distance, table.gender, table.category, table.status, table.entries
+    )
+    assert again == table
+    assert [type(line) for line in again.lines] == [StandingLine] * 3
+    with pytest.raises(EngineError, match="3 standings lines with 2 places"):
+        dataclasses.replace(table, places=table.places[:2])

@@ -881,7 +881,8 @@ async def _participants_by_bib(session: AsyncSession, bibs: Iterable[int]) -> di
 
 
 def _entries_json(standings: Standings) -> list[dict[str, Any]]:
-    return [dict(e._asdict()) for e in standings.entries]
+    """The table's rows as stored: each line's fields with its place (a StandingEntry's)."""
+    return [{"place": place, **line._asdict()} for place, line in standings.placed()]
 
 
 async def publish_standings(session: AsyncSession, edition_code: str, standings: Standings) -> None:
@@ -924,7 +925,7 @@ async def publish_standings(session: AsyncSession, edition_code: str, standings:
         ),
         {"k": key, "v": revision, "s": standings.status, "x": _jsonb(entries)},
     )
-    participants = await _participants_by_bib(session, (e.bib for e in standings.entries))
+    participants = await _participants_by_bib(session, (line.bib for line in standings.lines))
     event = StandingsUpdated(
         standings_id=key,
         edition=edition_code,
@@ -936,18 +937,18 @@ async def publish_standings(session: AsyncSession, edition_code: str, standings:
         entrants_count=standings.entrants_count,
         entries=tuple(
             StandingsEntry(
-                place=e.place,
-                participant_id=participants[e.bib],
-                bib=e.bib,
-                age_category=e.category,
-                status=e.status or "DNF",
-                dq_rule=e.dq_rule,
-                gun_time_us=e.gun_time_us,
-                official_time_us=e.official_time_us,
-                race_id=uuid.UUID(e.race_id) if e.race_id else None,
+                place=place,
+                participant_id=participants[line.bib],
+                bib=line.bib,
+                age_category=line.category,
+                status=line.status or "DNF",
+                dq_rule=line.dq_rule,
+                gun_time_us=line.gun_time_us,
+                official_time_us=line.official_time_us,
+                race_id=uuid.UUID(line.race_id) if line.race_id else None,
             )
-            for e in standings.entries
-            if e.status is not None and e.bib in participants
+            for place, line in standings.placed()
+            if line.status is not None and line.bib in participants
         ),
     )
     await add_event(session, topics.STANDINGS, event, key=key)
@@ -968,12 +969,12 @@ async def _publish_gender_standings(
         {"e": edition_code, "d": group.distance, "g": group.gender},
     )
     tables = [
-        Standings(
+        Standings.of_entries(
             group.distance,
             group.gender,
             row.category,
             row.status,
-            tuple(StandingEntry(**entry) for entry in row.entries),
+            (StandingEntry(**entry) for entry in row.entries),
         )
         for row in rows
     ]

@@ -87,6 +87,7 @@ from copa_ranking.engine.schedule import (
 )
 from copa_ranking.engine.standings import (
     StandingEntry,
+    StandingLine,
     Standings,
     TimeBasis,
     gender_standings,
@@ -172,6 +173,7 @@ __all__ = [
     "ScheduledRace",
     "Seeding",
     "StandingEntry",
+    "StandingLine",
     "Standings",
     "StartPosition",
     "TimeBasis",
