@@ -193,6 +193,7 @@ class Device:
     answers: dict[int, dict[str, Any]] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)
     refusals: list[httpx.Response] = field(default_factory=list)
+    on_answer: Callable[[], None] | None = None  # called after each acknowledged batch
 
     async def run(self, timeout_s: float = 180.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -209,6 +210,8 @@ class Device:
                         continue
                     if answer.status_code == 200:
                         self.answers[index] = answer.json()
+                        if self.on_answer is not None:
+                            self.on_answer()
                         break
                     self.failures[str(answer.status_code)] += 1
                     self.refusals.append(answer)
