@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from copa_contracts.dead_letter import DeadLetter
@@ -365,3 +367,73 @@ async def _read_all(bootstrap: str, topic: str, expected: int) -> list[DeadLette
     finally:
         await reader.stop()
     return letters
+
+
+async def test_a_batch_scope_runs_once_per_committed_batch_inside_its_transaction(
+    pipeline_db, kafka_bootstrap
+):
+    """A subscription's ``batch_scope`` wraps each batch's handlers in its transaction: what it
+    writes on leaving is written once per committed batch, with that batch's effects, and
+    nothing of it survives a batch that was rolled back (a poison message's batch, applied
+    again one event at a time)."""
+    topic = ping_topic(partitions=1)
+    await ensure_topics(kafka_bootstrap, topics_with_dead_letters([topic]))
+    async with pipeline_db.unit_of_work() as session:
+        await session.execute(text("CREATE TABLE scoped_batches (pings int NOT NULL)"))
+    apply_pings = subscription(topic).batch_handlers[Ping]
+
+    async def counting(session, run):
+        await apply_pings(session, run)
+        session.info["pings"] += len(run)
+
+    @asynccontextmanager
+    async def one_row_per_batch(session):
+        session.info["pings"] = 0
+        yield
+        await session.execute(
+            text("INSERT INTO scoped_batches (pings) VALUES (:n)"), {"n": session.info["pings"]}
+        )
+
+    name = f"scoped-{uuid.uuid4().hex[:8]}"
+    scoped = Subscription(
+        name=name, topics=[topic], batch_handlers={Ping: counting}, batch_scope=one_row_per_batch
+    )
+
+    def committed_batches() -> float:
+        labels = {"service": SERVICE, "consumer": name}
+        return REGISTRY.get_sample_value("copa_consumer_batch_seconds_count", labels) or 0.0
+
+    async def scope_rows() -> list[int]:
+        async with pipeline_db.unit_of_work() as session:
+            return list((await session.execute(text("SELECT pings FROM scoped_batches"))).scalars())
+
+    good = [Envelope.wrap(Ping(n=n), producer=SERVICE, key="k") for n in range(30)]
+    await _send(kafka_bootstrap, topic, good)
+    async with running(consumer(pipeline_db, kafka_bootstrap, scoped)):
+        await eventually(lambda: exactly(pipeline_db, 30))
+
+        async def a_row_per_committed_batch() -> bool:  # the metric follows the offset commit
+            return len(await scope_rows()) == committed_batches()
+
+        await eventually(a_row_per_committed_batch)
+        assert sum(await scope_rows()) == 30
+
+        poisoned = [Envelope.wrap(Ping(n=n), producer=SERVICE, key="k") for n in range(30, 60)]
+        poisoned[10] = Envelope.wrap(Ping(n=40, poison=True), producer=SERVICE, key="k")
+        await _send(kafka_bootstrap, topic, poisoned)
+        await eventually(lambda: exactly(pipeline_db, 59))
+        await asyncio.sleep(0.3)
+    rows = await scope_rows()
+    assert sum(rows) == 59, rows  # every applied ping counted once, the poison's batch undone
+    assert all(n > 0 for n in rows), rows
+
+
+async def _send(bootstrap: str, topic: Topic, envelopes: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            await producer.send(topic.name, envelope.to_bytes(), key=envelope.key.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +40,9 @@ Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[tuple[Any, Envelope]]], Awaitable[None]]
 """Applies a run of consecutive events of one type at once (a burst of reads in one
 statement); runs are cut wherever another type intervenes, so the stream's order holds."""
+BatchScope = Callable[[AsyncSession], AbstractAsyncContextManager[None]]
+"""Wraps the handlers of one batch inside its transaction: what it does on leaving happens
+once per batch, before the commit (derived tables brought up to date once, not per event)."""
 
 # Tracking rows for a whole batch in one short statement (arrays, not thousands of binds);
 # RETURNING gives the ids seen for the first time, the only ones whose effects are applied.
@@ -60,6 +65,7 @@ class Subscription:
     topics: Sequence[Topic]
     handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
     batch_handlers: Mapping[type[Event], BatchHandler] = field(default_factory=dict)
+    batch_scope: BatchScope | None = None
 
 
 @dataclass
@@ -242,38 +248,50 @@ class BatchConsumer:
                 },
             )
             fresh = set(inserted.scalars())
-            run: list[tuple[Event, Envelope]] = []
-            run_handler: BatchHandler | None = None
-            for item in items:
-                if item.envelope.event_id not in fresh:
-                    outcome["duplicate"] += 1
-                    continue
-                fresh.discard(item.envelope.event_id)  # the same event twice in one batch
-                batch_handler = self.subscription.batch_handlers.get(type(item.event))
-                if run and batch_handler is not run_handler:
-                    await self._call_batch(session, run_handler, run)  # keep the stream's order
-                    run = []
-                if batch_handler is not None:
-                    run_handler = batch_handler
-                    run.append((item.event, item.envelope))
-                    outcome["applied"] += 1
-                    continue
-                run_handler = None
-                handler = self.subscription.handlers.get(type(item.event))
-                if handler is None:
-                    outcome["ignored"] += 1
-                    continue
-                token = correlation_id.set(item.envelope.correlation_id)
-                try:
-                    await handler(session, item.event, item.envelope)
-                finally:
-                    correlation_id.reset(token)
-                outcome["applied"] += 1
-            if run:
-                await self._call_batch(session, run_handler, run)
+            scope = self.subscription.batch_scope
+            async with scope(session) if scope is not None else contextlib.nullcontext():
+                await self._apply_fresh(session, items, fresh, outcome)
         for name, count in outcome.items():
             if count:
                 metrics.CONSUMED.labels(self.service, self.subscription.name, name).inc(count)
+
+    async def _apply_fresh(
+        self,
+        session: AsyncSession,
+        items: list[_Item],
+        fresh: set[Any],
+        outcome: dict[str, int],
+    ) -> None:
+        """The handlers of the events seen for the first time, in the stream's order."""
+        run: list[tuple[Event, Envelope]] = []
+        run_handler: BatchHandler | None = None
+        for item in items:
+            if item.envelope.event_id not in fresh:
+                outcome["duplicate"] += 1
+                continue
+            fresh.discard(item.envelope.event_id)  # the same event twice in one batch
+            batch_handler = self.subscription.batch_handlers.get(type(item.event))
+            if run and batch_handler is not run_handler:
+                await self._call_batch(session, run_handler, run)  # keep the stream's order
+                run = []
+            if batch_handler is not None:
+                run_handler = batch_handler
+                run.append((item.event, item.envelope))
+                outcome["applied"] += 1
+                continue
+            run_handler = None
+            handler = self.subscription.handlers.get(type(item.event))
+            if handler is None:
+                outcome["ignored"] += 1
+                continue
+            token = correlation_id.set(item.envelope.correlation_id)
+            try:
+                await handler(session, item.event, item.envelope)
+            finally:
+                correlation_id.reset(token)
+            outcome["applied"] += 1
+        if run:
+            await self._call_batch(session, run_handler, run)
 
     @staticmethod
     async def _call_batch(
