@@ -27,6 +27,8 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from copa.embedded.service_process import ServiceProcess
 from copa_contracts import topics
@@ -43,6 +45,8 @@ from copa_contracts.participants import (
     RelayTeamRegistered,
 )
 from copa_contracts.timing import ChipRead, PhotoFinishLine, PhotoFinishResultParsed, StartSignal
+from copa_ranking import race_day
+from copa_ranking.engine import RaceGroup
 from copa_runtime.kafka import ensure_topics, make_producer
 
 BIBS = list(range(8801, 8815))  # 14 runners: 100 m, men, 18-34
@@ -658,6 +662,60 @@ async def _race_day(service: ServiceProcess, bus: Bus, edition: str, database_ur
     await wait_for(lambda: _processed(database_url, fresh), "ranking to apply the replay")
     assert len(await bus.published(topics.RESULTS)) == len(results_events)
     assert len(await bus.published(topics.STANDINGS)) == len(standings_events)
+    await _one_batch_publishes_each_table_once(database_url, edition)
+
+
+async def _one_batch_publishes_each_table_once(database_url: str, edition: str) -> None:
+    """Inside a consumer batch's scope (the timing consumer's), the tables of a group whose
+    races changed wait for the end of the batch, and are then published once each, the
+    category's and the gender's, with the entries race-by-race updates left. The group's two
+    tables are taken away in a transaction rolled back afterwards, so that the recomputation
+    has something to publish; the group is updated twice, as two of its races in one batch."""
+    group = RaceGroup("100m", "M", "18-34")
+    keys = [f"{edition}/100m/M/18-34", f"{edition}/100m/M/all"]
+    race_day.edition.cache_clear()  # this process's COPA_EDITION, the service's
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection, connection.begin() as transaction:
+            session = AsyncSession(bind=connection)
+            tables = text(
+                "SELECT standings_id, entries FROM standings WHERE standings_id = ANY(:k)"
+            )
+            before = dict((await session.execute(tables, {"k": keys})).all())
+            assert set(before) == set(keys)
+            last = text("SELECT coalesce(max(id), 0) FROM outbox")
+            outbox_before = (await session.execute(last)).scalar_one()
+            for table in ("standings", "standings_history"):
+                await session.execute(
+                    text(f"DELETE FROM {table} WHERE standings_id = ANY(:k)"), {"k": keys}
+                )
+            async with race_day.standings_once_per_batch(session):
+                await race_day.update_group(session, edition, group)
+                await race_day.update_group(session, edition, group)
+                waiting = (await session.execute(tables, {"k": keys})).all()
+                assert waiting == []  # nothing published before the batch is done
+            after = dict((await session.execute(tables, {"k": keys})).all())
+            assert after == before
+            history = text(
+                "SELECT standings_id, count(*) FROM standings_history "
+                "WHERE standings_id = ANY(:k) GROUP BY standings_id"
+            )
+            assert dict((await session.execute(history, {"k": keys})).all()) == {
+                key: 1 for key in keys
+            }
+            events = text(
+                "SELECT key, count(*) FROM outbox WHERE topic = :t AND key = ANY(:k) "
+                "AND id > :i GROUP BY key"
+            )
+            published = await session.execute(
+                events, {"t": topics.STANDINGS.name, "k": keys, "i": outbox_before}
+            )
+            assert dict(published.all()) == {key: 1 for key in keys}
+            await session.close()
+            await transaction.rollback()
+    finally:
+        await engine.dispose()
+        race_day.edition.cache_clear()
 
 
 async def _redraws(database_url: str) -> list[tuple[str, str]]:

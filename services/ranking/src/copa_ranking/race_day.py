@@ -12,11 +12,12 @@ judges' paths may touch one race at once, and its revisions must grow one by one
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -712,8 +713,59 @@ async def raise_exceptions(session: AsyncSession, doubts: Sequence[JudgesExcepti
 
 
 async def update_group(session: AsyncSession, edition_code: str, group: RaceGroup) -> None:
-    """After a race of ``group`` changed: its Q/q marks, its final's list, its standings."""
-    row = (
+    """After a race of ``group`` changed: its Q/q marks, its final's list, its standings.
+
+    Inside :func:`standings_once_per_batch` the standings wait for the end of the batch; the
+    marks and the final's list never wait (a later event of the same batch may need them).
+    """
+    row = await _group_row(session, edition_code, group)
+    if row is None:
+        return
+    group_format = format_of(row.format)
+    first_round, final = await _rounds(session, edition_code, group, group_format)
+    if group_format.has_final:
+        await _advance(session, edition_code, group, row, first_round, final)
+    if group.gender == RELAY_GENDER:
+        return  # the relay's standings and prizes are the teams service's (RULES §8)
+    deferred = session.info.get(_DEFERRED_STANDINGS)
+    if deferred is not None:
+        deferred[(edition_code, group)] = None
+        return
+    await _publish_group_standings(session, edition_code, group, group_format, first_round, final)
+    await _publish_gender_standings(session, edition_code, group)
+
+
+_DEFERRED_STANDINGS = "copa_ranking.deferred_standings"
+
+
+@contextlib.asynccontextmanager
+async def standings_once_per_batch(session: AsyncSession) -> AsyncIterator[None]:
+    """A consumer batch's scope: each group's table, and each gender's overall table, is
+    recomputed and published once when the batch's handlers are done, not after every race
+    the batch changed. A batch that catches up on many races (a backlog on race day, a
+    restart, a replay) pays once per table; every table it publishes is whole, and the last
+    one is the same as race-by-race updates would have left (RULES §6)."""
+    pending: dict[tuple[str, RaceGroup], None] = {}
+    session.info[_DEFERRED_STANDINGS] = pending
+    try:
+        yield
+    finally:
+        del session.info[_DEFERRED_STANDINGS]
+    for edition_code, group in pending:
+        row = await _group_row(session, edition_code, group)
+        if row is not None:
+            group_format = format_of(row.format)
+            first_round, final = await _rounds(session, edition_code, group, group_format)
+            await _publish_group_standings(
+                session, edition_code, group, group_format, first_round, final
+            )
+    genders = {(e, g.distance, g.gender): (e, g) for e, g in pending}
+    for edition_code, group in genders.values():
+        await _publish_gender_standings(session, edition_code, group)
+
+
+async def _group_row(session: AsyncSession, edition_code: str, group: RaceGroup) -> Any:
+    return (
         await session.execute(
             text(
                 "SELECT format, seed, seeding, marks FROM race_groups WHERE edition = :e "
@@ -722,22 +774,31 @@ async def update_group(session: AsyncSession, edition_code: str, group: RaceGrou
             {"e": edition_code, "d": group.distance, "g": group.gender, "c": group.category},
         )
     ).first()
-    if row is None:
-        return
-    group_format = format_of(row.format)
+
+
+async def _rounds(
+    session: AsyncSession, edition_code: str, group: RaceGroup, group_format: GroupFormat
+) -> tuple[list[Race], Race | None]:
+    """The group's round-1 races and its final (None without one)."""
     races = await group_races(session, edition_code, group)
     first_round = [r for r in races if r.round == group_format.first_round]
     final = next((r for r in races if r.round == "final" and group_format.has_final), None)
-    if group_format.has_final:
-        await _advance(session, edition_code, group, row, first_round, final)
-    results = [r.result() for r in first_round]
-    run = [r for r in results if r is not None]
+    return first_round, final
+
+
+async def _publish_group_standings(
+    session: AsyncSession,
+    edition_code: str,
+    group: RaceGroup,
+    group_format: GroupFormat,
+    first_round: list[Race],
+    final: Race | None,
+) -> None:
+    """The group's table: the final's results, then round 1's (reg 11.3.2, 11.3.3)."""
+    run = [result for race in first_round if (result := race.result()) is not None]
     final_result = final.result() if final is not None else None
-    if group.gender == RELAY_GENDER:
-        return  # the relay's standings and prizes are the teams service's (RULES §8)
     standings = group_standings(group, group_format, run, edition().results, final_result)
     await publish_standings(session, edition_code, standings)
-    await _publish_gender_standings(session, edition_code, group)
 
 
 async def _advance(

@@ -14,7 +14,7 @@ from copa_contracts.participants import (
     RelayTeamRegistered,
 )
 from copa_contracts.timing import ChipRead, PhotoFinishResultParsed, StartRecalled, StartSignal
-from copa_ranking import relay, roster, timing
+from copa_ranking import race_day, relay, roster, timing
 from copa_ranking.api import desk, public
 from copa_runtime.consumer import Subscription
 from copa_runtime.service import ServiceDefinition
@@ -50,6 +50,7 @@ definition = ServiceDefinition(
                 PhotoFinishResultParsed: timing.on_photo_finish,
             },
             batch_handlers={ChipRead: timing.on_reads},
+            batch_scope=race_day.standings_once_per_batch,
         ),
     ),
     produces=(
