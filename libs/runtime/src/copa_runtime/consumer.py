@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,7 +39,7 @@ Handler = Callable[[AsyncSession, Any, Envelope], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, list[tuple[Any, Envelope]]], Awaitable[None]]
 """Applies a run of consecutive events of one type at once (a burst of reads in one
 statement); runs are cut wherever another type intervenes, so the stream's order holds."""
-BatchScope = Callable[[AsyncSession], AbstractAsyncContextManager[None]]
+BatchScope = Callable[[AsyncSession], contextlib.AbstractAsyncContextManager[None]]
 """Wraps the handlers of one batch inside its transaction: what it does on leaving happens
 once per batch, before the commit (derived tables brought up to date once, not per event)."""
 
